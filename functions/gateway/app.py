@@ -1,0 +1,20 @@
+"""Lambda entry point for API Gateway (HTTP API v2, REST v1) and Function URL events.
+
+Everything expensive happens at import, once per execution environment: ``gateway.app`` loads
+the config and builds the provider router, and ``warm_up`` pays litellm's lazy imports with an
+offline mock call so the first real request does not.
+"""
+from mangum import Mangum
+
+from gateway.app import app
+from gateway.observability import logger, tracer
+from gateway.warmup import warm_up
+
+warm_up()
+_asgi = Mangum(app, lifespan="off")
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context: object) -> dict:
+    return _asgi(event, context)

@@ -1,0 +1,83 @@
+"""The seam between the completion pipeline and ``gateway.keys`` (budgets, limits, spend).
+
+When no DynamoDB table is configured (a bare local run) every function here is a no-op, so the
+pipeline reads the same either way. Calls are blocking boto3 calls and run in a worker thread.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+from starlette.concurrency import run_in_threadpool
+
+from gateway.auth import Principal
+from gateway.catalog import Price
+from gateway.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def enabled() -> bool:
+    return bool(get_settings().table_name)
+
+
+def check_model_access(principal: Principal, group: str) -> None:
+    if principal.kind == "virtual":
+        from gateway.keys.enforce import check_model_access as check
+
+        check(principal, group)
+
+
+def visible_models(principal: Principal, names: list[str]) -> list[str]:
+    if principal.kind != "virtual":
+        return names
+    from gateway.keys.enforce import allowed_models
+
+    return allowed_models(principal, names)
+
+
+async def admit(
+    principal: Principal, *, request_id: str, model: str, prompt_tokens: int, max_tokens: int, price: Price
+) -> Any | None:
+    """Reserve budget and rate-limit capacity before the provider call; raises 429 when over."""
+    if not enabled():
+        return None
+    from gateway.keys.enforce import admit as keys_admit
+
+    return await run_in_threadpool(
+        keys_admit,
+        principal,
+        request_id=request_id,
+        model=model,
+        prompt_tokens=prompt_tokens,
+        max_tokens=max_tokens,
+        input_cost_per_token=price.input_cost_per_token,
+        output_cost_per_token=price.output_cost_per_token,
+    )
+
+
+async def settle(admission: Any | None, **usage: Any) -> None:
+    """Turn the reservation into real spend and write the spend log; survives client disconnects."""
+    if admission is None:
+        return
+    from gateway.keys.enforce import settle as keys_settle
+
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(lambda: keys_settle(admission, **usage))
+
+
+async def release(admission: Any | None, *, status: int, error_code: str | None) -> None:
+    if admission is None:
+        return
+    from gateway.keys.enforce import release as keys_release
+
+    with anyio.CancelScope(shield=True):
+        try:
+            await run_in_threadpool(lambda: keys_release(admission, status=status, error_code=error_code))
+        except Exception:
+            log.exception("releasing a reservation failed; it expires with its window")
+
+
+def limit_headers(admission: Any | None) -> dict[str, str]:
+    return dict(getattr(admission, "headers", None) or {})

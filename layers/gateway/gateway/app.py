@@ -1,0 +1,76 @@
+"""The FastAPI application: routers per area, OpenAI-shaped errors, and cold-start loading.
+
+Importing this module does the expensive work once per execution environment (config load,
+litellm Router build); the Lambda handler and uvicorn both serve ``app``.
+"""
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway import errors
+from gateway.middleware import GatewayMiddleware
+from gateway.routes import health, openai_api
+from gateway.runtime import get_runtime
+
+
+async def _gateway_error(request: Request, exc: errors.GatewayError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    param = ".".join(str(p) for p in first["loc"] if p not in ("body", "query")) or None
+    err = errors.bad_request(f"Invalid value for '{param}': {first['msg']}.", param=param, code="invalid_value")
+    return JSONResponse(err.body(), status_code=400)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 404:
+        err = errors.not_found(f"Unknown path: {request.method} {request.url.path}", code="unknown_url")
+    elif exc.status_code == 405:
+        err = errors.GatewayError(405, f"Method {request.method} is not allowed on {request.url.path}.",
+                                  code="method_not_allowed")
+    else:
+        err = errors.GatewayError(exc.status_code, str(exc.detail), code=None)
+    return JSONResponse(err.body(), status_code=err.status_code, headers=getattr(exc, "headers", None))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+def _optional_routers() -> list:
+    """Routers of areas that are present in this build (keys ships with the gateway layer)."""
+    routers = []
+    try:
+        from gateway.keys.routes import router as keys_router
+    except ImportError:
+        return routers
+    routers.append(keys_router)
+    return routers
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="LLM Gateway",
+        description="OpenAI-compatible LLM gateway on AWS Lambda (litellm inside).",
+        version="0.1.0",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(openai_api.router)
+    for extra in _optional_routers():
+        app.include_router(extra)
+    app.add_middleware(GatewayMiddleware)
+    get_runtime()  # cold start: load config and build the provider router now, not on the first request
+    return app
+
+
+app = create_app()

@@ -1,0 +1,93 @@
+"""Who is calling: the FastAPI dependencies every protected route uses.
+
+The master key is compared in constant time and never stored. Any other token is a virtual key,
+resolved by ``gateway.keys`` (DynamoDB, hashed) when a table is configured. Routes depend on
+``authenticate`` (any valid caller) or ``require_admin`` (master key or an admin virtual key).
+"""
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fastapi import Request
+
+from gateway import errors
+from gateway.settings import get_settings, master_key
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of one request."""
+
+    kind: Literal["master", "virtual"]
+    key_hash: str | None = None
+    key: Any = None  # gateway.keys record of the virtual key
+    team: Any = None  # gateway.keys record of its team, if any
+    is_admin: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def master(cls) -> "Principal":
+        return cls(kind="master", is_admin=True)
+
+    @property
+    def key_id(self) -> str:
+        """A stable, non-secret id for logs, A/B buckets and spend ("master" for the master key)."""
+        return self.key_hash or "master"
+
+
+def extract_token(request: Request) -> str | None:
+    """The bearer token from ``Authorization``, ``x-api-key`` or ``api-key`` (as OpenAI/Azure SDKs send)."""
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return None
+    for name in ("x-api-key", "api-key"):
+        value = request.headers.get(name)
+        if value:
+            return value.strip()
+    return None
+
+
+def is_master(token: str) -> bool:
+    expected = master_key()
+    return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
+
+
+def resolve(token: str | None) -> Principal:
+    """Turn a raw token into a Principal or raise a 401/403/503 GatewayError."""
+    if not token:
+        raise errors.unauthorized("Missing API key. Pass it as 'Authorization: Bearer <key>'.")
+    if is_master(token):
+        return Principal.master()
+    if get_settings().table_name:
+        from gateway.keys.resolve import resolve_token  # virtual keys live in DynamoDB
+
+        return resolve_token(token)
+    raise errors.unauthorized()
+
+
+async def authenticate(request: Request) -> Principal:
+    """Dependency: any valid caller. Stores the principal on ``request.state`` for logging and spend."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        from starlette.concurrency import run_in_threadpool
+
+        token = extract_token(request)
+        if token and is_master(token):
+            principal = Principal.master()
+        else:
+            principal = await run_in_threadpool(resolve, token)
+        request.state.principal = principal
+    return principal
+
+
+async def require_admin(request: Request) -> Principal:
+    """Dependency: the master key or an admin virtual key; 403 for other valid keys."""
+    principal = await authenticate(request)
+    if not principal.is_admin:
+        raise errors.forbidden("This endpoint needs the master key or an admin key.")
+    return principal

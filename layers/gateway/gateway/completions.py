@@ -1,0 +1,267 @@
+"""The completion pipeline shared by the HTTP API and the batch handlers.
+
+resolve model -> check access -> (route) -> reserve -> provider call -> settle -> response.
+Every exit path settles or releases what was reserved, so a failed or abandoned request never
+keeps budget or a parallel slot.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Literal
+
+from gateway import accounting, errors
+from gateway.auth import Principal
+from gateway.observability import annotate, record_request, subsegment
+from gateway.providers import to_gateway_error
+from gateway.runtime import Engine
+from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["chat", "completion", "embedding"]
+
+
+@dataclass
+class Call:
+    """One request on its way through the pipeline (nothing here outlives the request)."""
+
+    kind: Kind
+    request_id: str
+    principal: Principal
+    requested_model: str
+    group: str
+    router: dict[str, Any] | None = None
+    admission: Any = None
+    started: float = field(default_factory=time.perf_counter)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def headers(self) -> dict[str, str]:
+        headers = {"x-gateway-model": self.group}
+        headers["x-gateway-router"] = (self.router or {}).get("strategy", "direct")
+        headers.update(accounting.limit_headers(self.admission))
+        return headers
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished non-streaming call: the OpenAI body and the headers to send with it."""
+
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A streaming call: SSE lines to send, and headers known before the first byte."""
+
+    events: AsyncIterator[str]
+    headers: dict[str, str]
+
+
+def _prompt_tokens(engine: Engine, group: str, body: Any) -> int:
+    import litellm
+
+    model = engine.config.deployments(group)[0].litellm_params.model
+    try:
+        if isinstance(body, ChatCompletionRequest):
+            return int(litellm.token_counter(model=model, messages=body.messages))
+        text = body.prompt if isinstance(body, CompletionRequest) else body.input
+        if isinstance(text, str):
+            return int(litellm.token_counter(model=model, text=text))
+        if text and isinstance(text[0], str):
+            return sum(int(litellm.token_counter(model=model, text=t)) for t in text)
+        return sum(len(t) if isinstance(t, list) else 1 for t in text)  # token ids
+    except Exception:
+        # Counting must never fail a request; a rough size keeps the reservation meaningful.
+        return max(1, len(json.dumps(getattr(body, "messages", None) or "", default=str)) // 3)
+
+
+async def start(
+    engine: Engine, kind: Kind, body: ChatCompletionRequest | CompletionRequest | EmbeddingRequest,
+    principal: Principal, request_id: str,
+) -> Call:
+    """Everything before the provider call: model lookup, access, reservation."""
+    group = engine.catalog.resolve(body.model)
+    if group is None:
+        raise errors.not_found(f"The model '{body.model}' does not exist on this gateway.",
+                               param="model", code="model_not_found")
+    accounting.check_model_access(principal, group)
+    call = Call(kind=kind, request_id=request_id, principal=principal, requested_model=body.model, group=group)
+    if accounting.enabled():
+        default_max = engine.config.general_settings.default_max_tokens
+        call.admission = await accounting.admit(
+            principal,
+            request_id=request_id,
+            model=group,
+            prompt_tokens=_prompt_tokens(engine, group, body),
+            max_tokens=body.completion_budget(default_max),
+            price=engine.catalog.price(group),
+        )
+    annotate(model=group, requested_model=body.model)
+    return call
+
+
+def _usage_numbers(usage: Any) -> tuple[int, int]:
+    if not usage:
+        return 0, 0
+    if not isinstance(usage, dict):
+        usage = usage.model_dump() if hasattr(usage, "model_dump") else dict(usage)
+    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+
+
+def _cost(engine: Engine, call: Call, response: Any, prompt_tokens: int, completion_tokens: int) -> float:
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost")
+    if cost is not None:
+        return float(cost)
+    price = engine.catalog.price(call.group)
+    return prompt_tokens * price.input_cost_per_token + completion_tokens * price.output_cost_per_token
+
+
+def _deployment(response: Any) -> str | None:
+    hidden = getattr(response, "_hidden_params", None) or {}
+    return hidden.get("litellm_model_name") or hidden.get("model_id")
+
+
+async def _fail(call: Call, exc: Exception) -> errors.GatewayError:
+    """Release what the call holds and turn ``exc`` into the client's error (re-raise unknowns)."""
+    try:
+        error = to_gateway_error(exc, call.group)
+    except Exception:
+        await accounting.release(call.admission, status=500, error_code="internal_error")
+        record_request(route=call.kind, model=call.group, status=500, latency_ms=call.elapsed_ms())
+        raise
+    await accounting.release(call.admission, status=error.status_code, error_code=error.code)
+    record_request(route=call.kind, model=call.group, status=error.status_code, latency_ms=call.elapsed_ms())
+    annotate(status=error.status_code)
+    log.warning("provider call failed", extra={"model": call.group, "status": error.status_code,
+                                                 "code": error.code, "error_class": type(exc).__name__})
+    return error
+
+
+async def _invoke(engine: Engine, call: Call, body: Any, *, stream: bool) -> Any:
+    router = engine.router
+    params = body.provider_params()
+    with subsegment("provider.call", model=call.group):
+        if call.kind == "chat":
+            if body.tools:
+                # litellm would import its MCP bridge (and the `mcp` package, not shipped) for any
+                # request with tools; the gateway passes tools through to the provider as they are.
+                params["_skip_mcp_handler"] = True
+            if stream:
+                params["stream_options"] = {**(body.stream_options or {}), "include_usage": True}
+            return await router.acompletion(model=call.group, messages=body.messages, stream=stream, **params)
+        if call.kind == "completion":
+            if stream:
+                params["stream_options"] = {**(body.stream_options or {}), "include_usage": True}
+            return await router.atext_completion(model=call.group, prompt=body.prompt, stream=stream, **params)
+        return await router.aembedding(model=call.group, input=body.input, **params)
+
+
+async def complete(engine: Engine, call: Call, body: Any) -> Result:
+    """A non-streaming call, settled before it returns."""
+    try:
+        response = await _invoke(engine, call, body, stream=False)
+    except Exception as exc:
+        raise await _fail(call, exc) from None
+    data = response.model_dump() if hasattr(response, "model_dump") else dict(response)
+    prompt_tokens, completion_tokens = _usage_numbers(data.get("usage"))
+    latency = call.elapsed_ms()
+    await accounting.settle(
+        call.admission,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost=_cost(engine, call, response, prompt_tokens, completion_tokens),
+        status=200,
+        deployment=_deployment(response),
+        router=call.router,
+        latency_ms=latency,
+    )
+    record_request(route=call.kind, model=call.group, status=200, latency_ms=latency,
+                   prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+    annotate(status=200)
+    return Result(body=_clean(data), headers=call.headers())
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    """Drop litellm-only keys so the body is plain OpenAI."""
+    data.pop("provider_specific_fields", None)
+    for choice in data.get("choices") or []:
+        if isinstance(choice, dict):
+            for part in ("message", "delta"):
+                if isinstance(choice.get(part), dict):
+                    choice[part].pop("provider_specific_fields", None)
+    return data
+
+
+def _sse(data: dict[str, Any]) -> str:
+    return f"data: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
+
+
+async def open_stream(engine: Engine, call: Call, body: Any) -> Stream:
+    """Start a streaming call. The first chunk is awaited here, so an upstream failure before any
+    token still becomes a proper HTTP error status instead of a broken 200 stream."""
+    try:
+        upstream = await _invoke(engine, call, body, stream=True)
+        iterator = upstream.__aiter__()
+        first = await iterator.__anext__()
+    except StopAsyncIteration:
+        first = None
+        iterator = None
+    except Exception as exc:
+        raise await _fail(call, exc) from None
+    return Stream(events=_relay(engine, call, first, iterator), headers=call.headers())
+
+
+async def _relay(engine: Engine, call: Call, first: Any, iterator: Any) -> AsyncIterator[str]:
+    usage: Any = None
+    deployment = _deployment(first) if first is not None else None
+    status = 200
+    error_code: str | None = None
+    finished = False
+    try:
+        chunk = first
+        while chunk is not None:
+            data = _clean(chunk.model_dump(exclude_none=True))
+            if data.get("usage"):
+                usage = data["usage"]
+            yield _sse(data)
+            try:
+                chunk = await iterator.__anext__()
+            except StopAsyncIteration:
+                chunk = None
+        finished = True
+        yield "data: [DONE]\n\n"
+    except Exception as exc:  # mid-stream failure: the status line is gone, so say it in-band
+        try:
+            error = to_gateway_error(exc, call.group)
+        except Exception:
+            log.exception("unexpected error mid-stream", extra={"model": call.group})
+            error = errors.GatewayError(500, f"Internal error (request id {call.request_id}).",
+                                        type="internal_error", code="internal_error")
+        status, error_code = error.status_code, error.code
+        yield _sse(error.body())
+    finally:
+        prompt_tokens, completion_tokens = _usage_numbers(usage)
+        if finished or usage:
+            price = engine.catalog.price(call.group)
+            await accounting.settle(
+                call.admission,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                cost=prompt_tokens * price.input_cost_per_token + completion_tokens * price.output_cost_per_token,
+                status=status,
+                deployment=deployment,
+                router=call.router,
+                latency_ms=call.elapsed_ms(),
+            )
+        else:  # client went away or the stream broke before usage was known
+            await accounting.release(call.admission, status=status if status != 200 else 499,
+                                     error_code=error_code or "client_disconnected")
+        record_request(route=call.kind, model=call.group, status=status, latency_ms=call.elapsed_ms(),
+                       prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)

@@ -1,0 +1,115 @@
+"""Pydantic models of LiteLLM's proxy ``config.yaml``.
+
+Known fields are typed so that a wrong type fails validation with a path to the field; unknown
+fields are kept (LiteLLM grows new ones often) and passed through to litellm untouched.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+RoutingStrategy = Literal[
+    "simple-shuffle",
+    "least-busy",
+    "latency-based-routing",
+    "usage-based-routing",
+    "usage-based-routing-v2",
+    "cost-based-routing",
+]
+
+
+class _Open(BaseModel):
+    """A section that accepts LiteLLM fields this gateway does not know yet."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class LiteLLMParams(_Open):
+    model: str = Field(min_length=1)
+    api_key: str | None = None
+    api_base: str | None = None
+    api_version: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    stream_timeout: float | None = Field(default=None, gt=0)
+    max_retries: int | None = Field(default=None, ge=0)
+    rpm: int | None = Field(default=None, ge=0)
+    tpm: int | None = Field(default=None, ge=0)
+    aws_region_name: str | None = None
+
+
+class ModelInfo(_Open):
+    id: str | None = None
+    mode: str | None = None
+    input_cost_per_token: float | None = Field(default=None, ge=0)
+    output_cost_per_token: float | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    max_input_tokens: int | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    # Gateway extension: skip (instead of failing the whole config) a deployment whose
+    # ``os.environ/`` references are unset, so one file serves with or without provider keys.
+    optional: bool = False
+
+
+class ModelEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_name: str = Field(min_length=1)
+    litellm_params: LiteLLMParams
+    model_info: ModelInfo = Field(default_factory=ModelInfo)
+
+
+FallbackList = list[dict[str, list[str]]]
+
+
+class RouterSettings(_Open):
+    routing_strategy: RoutingStrategy = "simple-shuffle"
+    num_retries: int = Field(default=2, ge=0, le=10)
+    timeout: float | None = Field(default=None, gt=0)
+    fallbacks: FallbackList = Field(default_factory=list)
+    context_window_fallbacks: FallbackList = Field(default_factory=list)
+    content_policy_fallbacks: FallbackList = Field(default_factory=list)
+    allowed_fails: int | None = Field(default=None, ge=0)
+    cooldown_time: float | None = Field(default=None, ge=0)
+    retry_after: float | None = Field(default=None, ge=0)
+    model_group_alias: dict[str, str] = Field(default_factory=dict)
+    routing_strategy_args: dict[str, Any] = Field(default_factory=dict)
+
+
+class LiteLLMSettings(_Open):
+    drop_params: bool | None = None
+    modify_params: bool | None = None
+    request_timeout: float | None = Field(default=None, gt=0)
+    num_retries: int | None = Field(default=None, ge=0)
+    set_verbose: bool | None = None
+
+
+class GeneralSettings(_Open):
+    master_key: str | None = None
+    # Gateway extension: default completion budget used to reserve worst-case cost when a
+    # request does not say max_tokens.
+    default_max_tokens: int = Field(default=4096, gt=0)
+
+
+class GatewayConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model_list: list[ModelEntry] = Field(min_length=1)
+    router_settings: RouterSettings = Field(default_factory=RouterSettings)
+    litellm_settings: LiteLLMSettings = Field(default_factory=LiteLLMSettings)
+    general_settings: GeneralSettings = Field(default_factory=GeneralSettings)
+
+    @field_validator("router_settings", "litellm_settings", "general_settings", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    def model_names(self) -> list[str]:
+        """Model groups (``model_name``) in config order, without duplicates."""
+        return list(dict.fromkeys(entry.model_name for entry in self.model_list))
+
+    def deployments(self, model_name: str) -> list[ModelEntry]:
+        return [entry for entry in self.model_list if entry.model_name == model_name]
+
+    def resolve_alias(self, model_name: str) -> str:
+        return self.router_settings.model_group_alias.get(model_name, model_name)

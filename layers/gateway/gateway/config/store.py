@@ -1,0 +1,137 @@
+"""The live config of this execution environment, and its hot reload.
+
+One ``ConfigStore`` per process holds the last good *runtime* built from a config (the parsed
+config plus the objects built from it, such as litellm's Router). ``refresh()`` is called on every
+invocation and is cheap: it only asks the source for its version when ``interval`` seconds have
+passed, and rebuilds only when the version changed. A document that fails to parse, validate or
+build is reported in ``status()`` and the previous runtime keeps serving.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Generic, TypeVar
+
+from gateway.config.errors import ConfigError
+from gateway.config.parse import ParsedConfig, parse_config
+from gateway.config.source import ConfigSource
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# While no config has ever loaded, retry at most this often (a crash loop helps nobody).
+COLD_RETRY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[T]):
+    parsed: ParsedConfig
+    runtime: T
+    version: str
+    location: str
+    loaded_at: float
+
+
+class ConfigStore(Generic[T]):
+    def __init__(
+        self,
+        source: ConfigSource | None,
+        build: Callable[[ParsedConfig], T],
+        *,
+        hot_reload: bool,
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self._build = build
+        self.hot_reload = hot_reload
+        self.interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.current: Loaded[T] | None = None
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self._last_check: float | None = None
+        self._failed_version: str | None = None
+        self.reloads = 0
+        self.downloads = 0
+
+    # -- loading -------------------------------------------------------------------------------
+    def load(self) -> bool:
+        """Fetch, parse, validate and build now. Returns whether a new runtime is serving."""
+        with self._lock:
+            self._last_check = self._clock()
+            return self._load_locked(known_version=None)
+
+    def _load_locked(self, known_version: str | None) -> bool:
+        if self.source is None:
+            self._fail("no config source: set LITELLM_CONFIG_PATH or CONFIG_S3_BUCKET/CONFIG_S3_KEY")
+            return False
+        try:
+            document = self.source.fetch()
+            self.downloads += 1
+            parsed = parse_config(document.text)
+            runtime = self._build(parsed)
+        except ConfigError as err:
+            self._fail(str(err), version=known_version)
+            return False
+        except Exception as err:  # a build error in litellm must not take the last good config down
+            self._fail(f"config could not be applied: {type(err).__name__}: {err}", version=known_version)
+            return False
+        self.current = Loaded(parsed, runtime, document.version, document.location, time.time())
+        self.last_error = None
+        self.last_error_at = None
+        self._failed_version = None
+        self.reloads += 1
+        for reason in parsed.skipped:
+            log.warning("deployment skipped: %s", reason)
+        log.info("config loaded from %s (version %s)", document.location, document.version)
+        return True
+
+    def _fail(self, message: str, version: str | None = None) -> None:
+        self.last_error = message
+        self.last_error_at = time.time()
+        self._failed_version = version
+        log.error("config not applied: %s", message)
+
+    # -- hot reload ----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Called once per invocation; cheap unless it is time to look at the source again."""
+        now = self._clock()
+        if self.current is None:
+            if self._last_check is None or now - self._last_check >= COLD_RETRY_SECONDS:
+                self.load()
+            return
+        if not self.hot_reload or self.source is None:
+            return
+        if self._last_check is not None and now - self._last_check < self.interval:
+            return
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is already checking; keep serving the current config
+        try:
+            self._last_check = now
+            try:
+                version = self.source.current_version()
+            except ConfigError as err:
+                self._fail(str(err))
+                return
+            if version == self.current.version or version == self._failed_version:
+                return
+            self._load_locked(known_version=version)
+        finally:
+            self._lock.release()
+
+    def status(self) -> dict[str, object]:
+        loaded = self.current
+        return {
+            "ok": loaded is not None,
+            "source": self.source.location if self.source else None,
+            "version": loaded.version if loaded else None,
+            "loaded_at": loaded.loaded_at if loaded else None,
+            "models": loaded.parsed.config.model_names() if loaded else [],
+            "skipped": loaded.parsed.skipped if loaded else [],
+            "hot_reload": self.hot_reload,
+            "error": self.last_error,
+        }

@@ -1,0 +1,111 @@
+"""One pure-ASGI middleware for what every request needs (cheaper than Starlette's BaseHTTPMiddleware):
+
+- a request id: API Gateway's / the Function URL's ``requestContext.requestId`` when Mangum runs us,
+  else a sane client ``x-request-id``, else a new one; echoed as ``x-request-id`` and used as the
+  log correlation id;
+- body size limit from ``Content-Length`` (413 before anything is read);
+- the config hot-reload check;
+- an access log line (no prompt text, no key) and the last-resort 500 for unexpected errors,
+  with the request id and no internals.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway import errors
+from gateway.observability import logger
+from gateway.runtime import get_runtime
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_NO_REFRESH = ("/_health/live", "/health/liveliness", "/health/liveness")
+
+
+def request_id_for(scope: Scope) -> str:
+    event = scope.get("aws.event") or {}
+    rid = (event.get("requestContext") or {}).get("requestId") if isinstance(event, dict) else None
+    if rid:
+        return str(rid)
+    for name, value in scope.get("headers") or []:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _SAFE_ID.match(candidate):
+                return candidate
+    return str(uuid.uuid4())
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope.get("headers") or []:
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+    payload = json.dumps(body).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    raw += [(k.encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class GatewayMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_for(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        logger.set_correlation_id(request_id)
+        status_holder = {"status": 0}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        runtime = get_runtime()
+        try:
+            length = _header(scope, b"content-length")
+            if length and length.isdigit() and int(length) > runtime.settings.max_body_bytes:
+                err = errors.GatewayError(413, f"Request body is {length} bytes; the limit is "
+                                          f"{runtime.settings.max_body_bytes}.", code="request_too_large")
+                await _send_json(send_with_id, 413, err.body(), {})
+                return
+            if scope["path"] not in _NO_REFRESH:
+                runtime.refresh()
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception("unhandled error", extra={"path": scope.get("path")})
+            if status_holder["status"] == 0:
+                body = errors.error_body(
+                    f"Internal error. Quote request id {request_id} when reporting it.",
+                    "internal_error", "internal_error",
+                )
+                await _send_json(send_with_id, 500, body, {})
+        finally:
+            state = scope.get("state", {})
+            principal = state.get("principal")
+            logger.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status_holder["status"],
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "model": state.get("model"),
+                    "key_id": principal.key_id[:12] if principal is not None else None,
+                },
+            )

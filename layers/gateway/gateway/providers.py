@@ -1,0 +1,112 @@
+"""Provider calls through litellm's Router, and their errors in OpenAI's shape.
+
+The Router brings retries, fallbacks, timeouts and cooldowns from ``router_settings``. Anything
+litellm raises is turned into a :class:`GatewayError` here, so routes never see provider
+exceptions and clients never see provider internals.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+import litellm
+from litellm import Router
+
+from gateway import errors
+from gateway.config.parse import ParsedConfig
+
+log = logging.getLogger(__name__)
+
+# litellm module attributes that a config's ``litellm_settings`` may set. Callbacks and anything
+# that would send data elsewhere are deliberately not in this list.
+_SAFE_LITELLM_SETTINGS = {
+    "drop_params",
+    "modify_params",
+    "request_timeout",
+    "num_retries",
+    "set_verbose",
+    "max_budget",
+    "default_max_tokens",
+    "allowed_fails",
+    "disable_add_transform_inline_image_block",
+}
+
+
+def _router_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
+    accepted = set(inspect.signature(Router.__init__).parameters) - {"self", "model_list"}
+    kwargs = {k: v for k, v in settings.items() if k in accepted and v not in (None, [], {})}
+    ignored = sorted(set(settings) - accepted)
+    if ignored:
+        log.info("router_settings not passed to litellm: %s", ", ".join(ignored))
+    return kwargs
+
+
+def build_router(parsed: ParsedConfig) -> Router:
+    """A litellm Router for this config (called at cold start and on every successful reload)."""
+    config = parsed.config
+    for key, value in config.litellm_settings.model_dump(exclude_none=True).items():
+        if key in _SAFE_LITELLM_SETTINGS:
+            setattr(litellm, key, value)
+        else:
+            log.warning("litellm_settings.%s is not supported by the gateway and was ignored", key)
+    model_list = []
+    for entry in config.model_list:
+        params = entry.litellm_params.model_dump(exclude_none=True)
+        info = entry.model_info.model_dump(exclude_none=True, exclude={"optional"})
+        model_list.append({"model_name": entry.model_name, "litellm_params": params, "model_info": info})
+    settings = config.router_settings.model_dump(exclude_none=True)
+    return Router(model_list=model_list, **_router_kwargs(settings))
+
+
+# --- errors -------------------------------------------------------------------------------------
+def _retry_after(exc: Exception) -> dict[str, str]:
+    response = getattr(exc, "response", None)
+    value = None
+    if response is not None:
+        try:
+            value = response.headers.get("retry-after")
+        except Exception:
+            value = None
+    return {"retry-after": str(value)} if value else {}
+
+
+def to_gateway_error(exc: Exception, model: str) -> errors.GatewayError:
+    """Map a litellm / provider exception to the status and OpenAI error a client should see."""
+    if isinstance(exc, errors.GatewayError):
+        return exc
+    message = f"model '{model}': "
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return errors.GatewayError(400, message + "the request exceeds the model's context window.",
+                                   type="invalid_request_error", code="context_length_exceeded", param="messages")
+    if isinstance(exc, litellm.ContentPolicyViolationError):
+        return errors.GatewayError(400, message + "the provider refused the content.",
+                                   type="invalid_request_error", code="content_policy_violation")
+    if isinstance(exc, (litellm.UnsupportedParamsError, litellm.BadRequestError)):
+        return errors.GatewayError(400, message + "the provider rejected the request: " + _short(exc),
+                                   type="invalid_request_error", code="provider_bad_request")
+    if isinstance(exc, litellm.Timeout):
+        return errors.GatewayError(504, message + "the provider did not answer in time.",
+                                   type="timeout_error", code="provider_timeout")
+    if isinstance(exc, (litellm.RateLimitError, litellm.RouterRateLimitError)):
+        return errors.GatewayError(429, message + "the provider is rate limiting or all deployments are cooling down; retry later.",
+                                   type="rate_limit_error", code="rate_limit_exceeded", headers=_retry_after(exc) or {"retry-after": "1"})
+    if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)):
+        return errors.GatewayError(502, message + "the gateway's credentials for this provider were refused.",
+                                   type="upstream_error", code="provider_auth_error")
+    if isinstance(exc, (litellm.APIConnectionError, litellm.APIError, litellm.InternalServerError,
+                        litellm.ServiceUnavailableError, litellm.NotFoundError, litellm.BadGatewayError,
+                        litellm.APIResponseValidationError, litellm.UnprocessableEntityError)):
+        return errors.GatewayError(502, message + "the provider returned an error.",
+                                   type="upstream_error", code="provider_error")
+    if isinstance(exc, ValueError) and "No deployments available" in str(exc):
+        return errors.GatewayError(429, message + "all deployments are cooling down; retry later.",
+                                   type="rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": "1"})
+    raise exc  # unknown: the app's last-resort handler logs it and answers 500 with a request id
+
+
+def _short(exc: Exception, limit: int = 300) -> str:
+    """The provider's own message, cut short (it helps the client fix its request)."""
+    text = str(getattr(exc, "message", "") or exc)
+    text = text.replace("litellm.", "").strip()
+    return text[:limit]

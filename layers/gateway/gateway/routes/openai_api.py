@@ -1,0 +1,75 @@
+"""The OpenAI-compatible API, served with and without the ``/v1`` prefix (as LiteLLM does)."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from gateway import accounting, completions, errors
+from gateway.auth import Principal, authenticate
+from gateway.runtime import get_runtime
+from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, parse_body
+
+router = APIRouter(tags=["openai"])
+
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def _both(path: str) -> list[str]:
+    return [path, "/v1" + path]
+
+
+async def _serve(request: Request, principal: Principal, kind: completions.Kind, model_cls: Any):
+    runtime = get_runtime()
+    engine = runtime.engine()
+    body = parse_body(await request.body(), model_cls, runtime.settings.max_body_bytes)
+    call = await completions.start(engine, kind, body, principal, request.state.request_id)
+    request.state.model = call.group
+    if getattr(body, "stream", False):
+        stream = await completions.open_stream(engine, call, body)
+        return StreamingResponse(stream.events, media_type="text/event-stream",
+                                 headers={**_SSE_HEADERS, **stream.headers})
+    result = await completions.complete(engine, call, body)
+    return JSONResponse(result.body, headers=result.headers)
+
+
+for _path in _both("/chat/completions"):
+    @router.post(_path, summary="Create a chat completion")
+    async def chat_completions(request: Request, principal: Principal = Depends(authenticate)):
+        return await _serve(request, principal, "chat", ChatCompletionRequest)
+
+for _path in _both("/completions"):
+    @router.post(_path, summary="Create a (legacy) text completion")
+    async def text_completions(request: Request, principal: Principal = Depends(authenticate)):
+        return await _serve(request, principal, "completion", CompletionRequest)
+
+for _path in _both("/embeddings"):
+    @router.post(_path, summary="Create embeddings")
+    async def embeddings(request: Request, principal: Principal = Depends(authenticate)):
+        return await _serve(request, principal, "embedding", EmbeddingRequest)
+
+
+def _model_card(name: str, created: int) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": created, "owned_by": "llm-gateway"}
+
+
+def _visible(principal: Principal) -> list[str]:
+    engine = get_runtime().engine()
+    return accounting.visible_models(principal, engine.catalog.public_names())
+
+
+for _path in _both("/models"):
+    @router.get(_path, summary="List the models this key may use")
+    async def list_models(principal: Principal = Depends(authenticate)):
+        created = int(get_runtime().started_at)
+        return {"object": "list", "data": [_model_card(name, created) for name in _visible(principal)]}
+
+for _path in _both("/models/{model_id:path}"):
+    @router.get(_path, summary="Retrieve one model")
+    async def get_model(model_id: str, principal: Principal = Depends(authenticate)):
+        if model_id not in _visible(principal):
+            raise errors.not_found(f"The model '{model_id}' does not exist on this gateway.",
+                                   param="model", code="model_not_found")
+        return _model_card(model_id, int(get_runtime().started_at or time.time()))

@@ -1,0 +1,118 @@
+"""The state of one execution environment: settings, the live config and what is built from it.
+
+Built once at cold start (module import of the app), reused by every warm invocation. Nothing
+here is per request, and nothing is shared between instances: each Lambda instance loads the same
+config from the same S3 object and so behaves the same.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from litellm import Router
+
+from gateway import errors
+from gateway.catalog import Catalog
+from gateway.config.parse import ParsedConfig
+from gateway.config.source import ConfigSource, FileSource, S3Source
+from gateway.config.store import ConfigStore
+from gateway.observability import subsegment
+from gateway.providers import build_router
+from gateway.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Everything derived from one config version; swapped whole on reload."""
+
+    parsed: ParsedConfig
+    router: Router
+    catalog: Catalog
+
+    @property
+    def config(self):
+        return self.parsed.config
+
+
+def build_engine(parsed: ParsedConfig) -> Engine:
+    with subsegment("config.build"):
+        return Engine(parsed=parsed, router=build_router(parsed), catalog=Catalog(parsed.config))
+
+
+def config_source(settings: Settings) -> ConfigSource | None:
+    if settings.config_path:
+        return FileSource(settings.config_path)
+    if settings.config_bucket:
+        return S3Source(settings.config_bucket, settings.config_key, settings.tmp_dir)
+    return None
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.config = ConfigStore[Engine](
+            config_source(settings),
+            build_engine,
+            hot_reload=settings.config_hot_reload,
+            interval=settings.config_sync_interval,
+        )
+        self.started_at = time.time()
+
+    def start(self) -> None:
+        """Cold-start work: load the config (failures are kept for /_health/ready, not raised)."""
+        with subsegment("config.load"):
+            self.config.load()
+
+    def refresh(self) -> None:
+        with subsegment("config.refresh"):
+            self.config.refresh()
+
+    def engine(self) -> Engine:
+        """The serving engine, or a 503 that says why there is none."""
+        loaded = self.config.current
+        if loaded is None:
+            reason = self.config.last_error or "config not loaded yet"
+            raise errors.unavailable(f"The gateway has no usable config: {reason}", code="config_unavailable")
+        return loaded.runtime
+
+    # -- readiness -----------------------------------------------------------------------------
+    def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {"config": self.config.status()}
+        if isinstance(self.config.source, S3Source):
+            checks["s3"] = _check(lambda: self.config.source.current_version())
+        if self.settings.table_name:
+            checks["dynamodb"] = _check(self._ping_table)
+        return checks
+
+    def _ping_table(self) -> None:
+        from gateway import aws
+
+        # A GetItem on a key that never exists: least privilege (no DescribeTable) and one RCU.
+        aws.client("dynamodb").get_item(
+            TableName=self.settings.table_name, Key={"pk": {"S": "HEALTH"}, "sk": {"S": "HEALTH"}}
+        )
+
+
+def _check(probe) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        probe()
+    except Exception as err:
+        return {"ok": False, "error": f"{type(err).__name__}: {str(err)[:200]}"}
+    return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+@functools.lru_cache(maxsize=1)
+def get_runtime() -> Runtime:
+    runtime = Runtime(get_settings())
+    runtime.start()
+    return runtime
+
+
+def reset() -> None:
+    get_runtime.cache_clear()

@@ -1,0 +1,167 @@
+"""A fake OpenAI-compatible provider on 127.0.0.1, driven by the requested model name.
+
+litellm talks to it through the ``openai/`` provider with ``api_base``, exactly as it would to a
+real OpenAI-compatible server. Behaviour per model name:
+
+- ``fake-429``       429 with ``retry-after: 7``         - ``fake-500``  500 with an error body
+- ``fake-slow``      answers after ``slow_seconds``     - ``fake-malformed``  200 with broken JSON
+- ``fake-stream-cut``  a stream that breaks after one chunk
+- anything else      a normal answer (tool call when ``tools`` are sent), streamed on request.
+Every request is recorded in ``requests`` so tests can assert that a call did or did not happen.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PROMPT_TOKENS = 11
+COMPLETION_TOKENS = 7
+
+
+class FakeUpstream:
+    def __init__(self, slow_seconds: float = 3.0) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.slow_seconds = slow_seconds
+        self._lock = threading.Lock()
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                self._json(200, {"object": "list", "data": []})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with upstream._lock:
+                    upstream.requests.append({"path": self.path, "body": body,
+                                              "authorization": self.headers.get("authorization")})
+                upstream.handle(self, body)
+
+            def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+                raw = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def start(self) -> "FakeUpstream":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def calls(self, model: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if model is None or r["body"].get("model") == model]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- behaviour -------------------------------------------------------------------------------
+    def handle(self, h: Any, body: dict[str, Any]) -> None:
+        model = body.get("model", "")
+        if model == "fake-429":
+            return h._json(429, {"error": {"message": "slow down", "type": "rate_limit_error", "code": "rate_limit"}},
+                           {"retry-after": "7"})
+        if model == "fake-500":
+            return h._json(500, {"error": {"message": "upstream exploded", "type": "server_error", "code": None}})
+        if model == "fake-slow":
+            time.sleep(self.slow_seconds)
+        if model == "fake-malformed":
+            raw = b'{"id": "x", "choices": [ this is not json'
+            h.send_response(200)
+            h.send_header("content-type", "application/json")
+            h.send_header("content-length", str(len(raw)))
+            h.end_headers()
+            h.wfile.write(raw)
+            return
+        if h.path.endswith("/embeddings"):
+            inputs = body.get("input")
+            inputs = inputs if isinstance(inputs, list) else [inputs]
+            data = [{"object": "embedding", "index": i, "embedding": [0.1 * (i + 1), 0.2, 0.3]} for i in range(len(inputs))]
+            return h._json(200, {"object": "list", "data": data, "model": model,
+                                 "usage": {"prompt_tokens": 3 * len(inputs), "total_tokens": 3 * len(inputs)}})
+        if h.path.endswith("/completions") and not h.path.endswith("/chat/completions"):
+            return h._json(200, {"id": "cmpl-fake", "object": "text_completion", "created": int(time.time()),
+                                 "model": model,
+                                 "choices": [{"index": 0, "text": "fake text", "finish_reason": "stop", "logprobs": None}],
+                                 "usage": _usage()})
+        if body.get("stream"):
+            return self._stream(h, body)
+        return h._json(200, _chat_response(body))
+
+    def _stream(self, h: Any, body: dict[str, Any]) -> None:
+        model = body.get("model", "")
+        h.send_response(200)
+        h.send_header("content-type", "text/event-stream")
+        h.send_header("connection", "close")
+        h.end_headers()
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        pieces = ["Hello", " from", " fake"]
+        for i, piece in enumerate(pieces):
+            delta = {"content": piece} if i else {"role": "assistant", "content": piece}
+            chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            h.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            h.wfile.flush()
+            if model == "fake-stream-cut":
+                h.wfile.write(b"data: {broken json\n\n")
+                h.wfile.flush()
+                h.close_connection = True
+                return
+        final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        h.wfile.write(f"data: {json.dumps(final)}\n\n".encode())
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {**base, "choices": [], "usage": _usage()}
+            h.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
+        h.wfile.write(b"data: [DONE]\n\n")
+        h.wfile.flush()
+        h.close_connection = True
+
+
+def _usage() -> dict[str, int]:
+    return {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
+            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}
+
+
+def _chat_response(body: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": f"echo: {len(body.get('messages', []))} messages"}
+    finish = "stop"
+    tools = body.get("tools")
+    if tools and body.get("tool_choice") != "none":
+        name = tools[0]["function"]["name"]
+        message = {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_fake_1", "type": "function", "function": {"name": name, "arguments": json.dumps({"city": "Paris"})}}
+        ]}
+        finish = "tool_calls"
+    extra = {}
+    if body.get("response_format"):
+        extra["response_format_seen"] = body["response_format"].get("type")
+    n = int(body.get("n") or 1)
+    return {
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": body.get("model"),
+        "choices": [{"index": i, "message": message, "finish_reason": finish} for i in range(n)],
+        "usage": _usage(), **extra,
+    }
