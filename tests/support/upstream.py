@@ -21,8 +21,13 @@ PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the default 5 resets connections under concurrent load
+
+
 class FakeUpstream:
-    def __init__(self, slow_seconds: float = 3.0) -> None:
+    def __init__(self, slow_seconds: float = 3.0, port: int = 0) -> None:
         self.requests: list[dict[str, Any]] = []
         self.slow_seconds = slow_seconds
         self._lock = threading.Lock()
@@ -30,6 +35,7 @@ class FakeUpstream:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed-ACK stalls
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
@@ -55,8 +61,7 @@ class FakeUpstream:
                 self.end_headers()
                 self.wfile.write(raw)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -165,3 +170,20 @@ def _chat_response(body: dict[str, Any]) -> dict[str, Any]:
         "choices": [{"index": i, "message": message, "finish_reason": finish} for i in range(n)],
         "usage": _usage(), **extra,
     }
+
+
+def main() -> None:
+    """Run the fake upstream on its own (benchmarks start it as a separate process)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    fake = FakeUpstream(port=args.port).start()
+    print(fake.url, flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+
+
+if __name__ == "__main__":
+    main()

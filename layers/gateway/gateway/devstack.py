@@ -97,8 +97,18 @@ class MotoServer:
         return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
 
 
+def _client(service: str, endpoint: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
 def create_table(name: str, endpoint: str) -> None:
-    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    dynamodb = _client("dynamodb", endpoint)
     existing = dynamodb.list_tables()["TableNames"]
     if name not in existing:
         dynamodb.create_table(TableName=name, **TABLE_DEFINITION)
@@ -108,14 +118,14 @@ def create_table(name: str, endpoint: str) -> None:
 
 
 def create_bucket(name: str, endpoint: str) -> None:
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3 = _client("s3", endpoint)
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if name not in existing:
         s3.create_bucket(Bucket=name)
 
 
 def upload_file(bucket: str, key: str, path: str | Path, endpoint: str) -> str:
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3 = _client("s3", endpoint)
     return s3.put_object(Bucket=bucket, Key=key, Body=Path(path).read_bytes())["ETag"]
 
 

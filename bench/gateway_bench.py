@@ -1,0 +1,276 @@
+"""Footprint and speed of the gateway, side by side with LiteLLM's own proxy (issue 6).
+
+Prints one table. Every figure has a baseline measured in the same run:
+- cold start: a fresh process importing the Lambda handler (config from moto's S3, litellm warm-up)
+  and answering its first request; against `import litellm` alone and against LiteLLM's proxy
+  (`litellm[proxy]` in .venv-proxy, same config) answering its first request;
+- warm overhead: p50/p99 latency added over a direct call to the fake upstream, through the Mangum
+  handler in-process and through uvicorn over HTTP, at concurrency 1 and 16, with the master key and
+  with a virtual key (auth, budget, spend on moto's DynamoDB); LiteLLM's proxy with its master key
+  (its virtual keys need Postgres + Prisma engines it downloads at start: impossible offline);
+- memory: peak RSS after the load (>= 1,000 requests) for both servers;
+- cost: dollars per million requests at the measured duration, Lambda arm64 prices.
+Size of the `sam build` output is reported by bench/size_bench.py.
+
+Usage: python bench/gateway_bench.py [--requests 1000] [--skip-proxy]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import BASE_ENV, ROOT, peak_rss_mib, start_process, stop_process, summary, table, wait_http
+
+from gateway import devstack
+
+PROXY_VENV = ROOT / ".venv-proxy"
+LOGS = ROOT / "bench" / "results"
+BODY = {"model": "fake", "messages": [{"role": "user", "content": "benchmark prompt"}], "max_tokens": 16}
+# Lambda arm64, us-east-1 (published prices): per GB-second and per request.
+ARM_GB_SECOND = 0.0000133334
+PER_REQUEST = 0.20 / 1_000_000
+HTTP_API_PER_MILLION = 1.00
+
+
+async def _load(url: str, headers: dict[str, str], n: int, concurrency: int, body: dict | None = None) -> tuple[list[float], dict[int, int]]:
+    import httpx
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        async def worker() -> None:
+            while True:
+                try:
+                    queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                started = time.perf_counter()
+                resp = await client.post(url, json=body or BODY, headers=headers)
+                latencies.append((time.perf_counter() - started) * 1000)
+                statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, statuses
+
+
+def load(url: str, headers: dict[str, str], n: int, concurrency: int, body: dict | None = None) -> tuple[list[float], dict[int, int]]:
+    # warm the connection pool and the server first
+    asyncio.run(_load(url, headers, min(50, n), concurrency, body))
+    return asyncio.run(_load(url, headers, n, concurrency, body))
+
+
+class Bench:
+    def __init__(self, requests: int, skip_proxy: bool) -> None:
+        self.n = requests
+        self.skip_proxy = skip_proxy
+        self.master = "sk-" + secrets.token_hex(24)  # LiteLLM 1.106 refuses weak master keys
+        self.rows: list[list[object]] = []
+        self.notes: list[str] = []
+        LOGS.mkdir(parents=True, exist_ok=True)
+
+    # -- environment ---------------------------------------------------------------------------
+    def setup(self) -> None:
+        self.upstream_port = devstack.free_port()
+        self.upstream = start_process([sys.executable, "-m", "tests.support.upstream", "--port", str(self.upstream_port)],
+                                      {}, LOGS / "upstream.log")
+        self.upstream_url = f"http://127.0.0.1:{self.upstream_port}/v1"
+        wait_http(self.upstream_url + "/models")
+        self.moto = devstack.MotoServer.start()
+        devstack.create_bucket("bench", self.moto.endpoint)
+        devstack.create_table("bench", self.moto.endpoint)
+        devstack.upload_file("bench", "config/config.yaml", ROOT / "bench" / "config.yaml", self.moto.endpoint)
+        router_dir = ROOT / "router" / "artifacts" / "default"
+        if router_dir.is_dir():
+            devstack.upload_dir("bench", "router/default/", router_dir, self.moto.endpoint)
+        self.env = {
+            **BASE_ENV, **self.moto.environ(),
+            "LITELLM_MASTER_KEY": self.master,
+            "FAKE_UPSTREAM_URL": self.upstream_url,
+            "CONFIG_S3_BUCKET": "bench", "CONFIG_S3_KEY": "config/config.yaml",
+            "LLMROUTER_MODEL_S3_BUCKET": "bench", "LLMROUTER_MODEL_S3_KEY": "router/default/",
+            "GATEWAY_TABLE": "bench",
+        }
+        self.env.pop("LITELLM_CONFIG_PATH", None)
+
+    def teardown(self) -> None:
+        stop_process(self.upstream)
+        self.moto.stop()
+
+    # -- measurements --------------------------------------------------------------------------
+    def worker(self, mode: str, key: str, n: int = 0) -> dict:
+        started = time.time()
+        proc = subprocess.run([sys.executable, str(ROOT / "bench" / "_mangum_worker.py"), mode, key, str(n)],
+                              env={**os.environ, **self.env}, capture_output=True, text=True, timeout=900)
+        lines = [l for l in proc.stdout.splitlines() if l.startswith("{\"")]
+        if proc.returncode or not lines:
+            raise RuntimeError(f"worker failed: {proc.stderr[-2000:]}")
+        result = json.loads(lines[-1])
+        result["spawned"] = started
+        return result
+
+    def cold_starts(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        runs = [self.worker("cold", self.master) for _ in range(3)]
+        out["gateway"] = sorted(r["end"] - r["spawned"] for r in runs)[1]
+        out["gateway_import"] = sorted(r["import_s"] for r in runs)[1]
+        out["gateway_first_request"] = sorted(r["first_request_s"] for r in runs)[1]
+        times = []
+        for _ in range(3):
+            t0 = time.time()
+            subprocess.run([sys.executable, "-c", "import litellm"], env={**os.environ, **self.env}, check=True)
+            times.append(time.time() - t0)
+        out["import_litellm"] = sorted(times)[1]
+        return out
+
+    def start_gateway_http(self) -> tuple[subprocess.Popen, str]:
+        port = devstack.free_port()
+        proc = start_process([sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port),
+                              "--log-level", "warning", "--no-access-log"], self.env, LOGS / "gateway-uvicorn.log")
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/_health/live", timeout=120)
+        return proc, base
+
+    def virtual_key(self, base: str) -> str | None:
+        import httpx
+
+        resp = httpx.post(base + "/key/generate", headers={"authorization": f"Bearer {self.master}"},
+                          json={"key_alias": "bench", "max_budget": 1000.0, "rpm_limit": 10_000_000, "tpm_limit": 10_000_000_000})
+        if resp.status_code != 200:
+            self.notes.append(f"virtual key: /key/generate answered {resp.status_code}; virtual-key rows skipped")
+            return None
+        return resp.json()["key"]
+
+    def start_proxy(self) -> tuple[subprocess.Popen, str, float]:
+        port = devstack.free_port()
+        env = {**BASE_ENV, "LITELLM_MASTER_KEY": self.master, "FAKE_UPSTREAM_URL": self.upstream_url,
+               "PATH": f"{PROXY_VENV / 'bin'}:{os.environ['PATH']}"}
+        t0 = time.time()
+        proc = start_process([str(PROXY_VENV / "bin" / "litellm"), "--config", str(ROOT / "bench" / "config.yaml"),
+                              "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"], env, LOGS / "litellm-proxy.log")
+        base = f"http://127.0.0.1:{port}"
+        import httpx
+
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"LiteLLM proxy exited ({proc.returncode}); see bench/results/litellm-proxy.log")
+            try:
+                resp = httpx.post(base + "/v1/chat/completions", json=BODY, headers={"authorization": f"Bearer {self.master}"}, timeout=30)
+                if resp.status_code == 200:
+                    return proc, base, time.time() - t0
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("LiteLLM proxy did not answer within 180 s")
+
+    def run(self) -> None:
+        self.setup()
+        try:
+            self._run()
+        finally:
+            self.teardown()
+
+    def _run(self) -> None:
+        n = self.n
+        direct = {c: summary(load(self.upstream_url + "/chat/completions", {"authorization": "Bearer x"}, n, c)[0]) for c in (1, 16)}
+        for c in (1, 16):
+            self.rows.append(["direct call to fake upstream (baseline)", c, "-", direct[c]["p50"], direct[c]["p99"], 0.0, 0.0, "-"])
+
+        def add(label: str, c: int, key: str, lat: list[float], statuses: dict | list, rss: object = "-") -> dict:
+            s = summary(lat)
+            base = direct[c]
+            self.rows.append([label, c, key, s["p50"], s["p99"], s["p50"] - base["p50"], s["p99"] - base["p99"], rss])
+            if any(int(code) != 200 for code in (statuses if isinstance(statuses, list) else statuses.keys())):
+                self.notes.append(f"{label} c={c} {key}: statuses {statuses}")
+            return s
+
+        cold = self.cold_starts()
+
+        # Mangum in-process (what Lambda runs), master key then virtual key
+        proc, base = self.start_gateway_http()
+        vkey = self.virtual_key(base)
+        warm = self.worker("warm", self.master, n)
+        mangum_master = add("gateway: Mangum handler in-process", 1, "master", warm["latencies_ms"], warm["statuses"])
+        mangum_virtual = None
+        if vkey:
+            warm = self.worker("warm", vkey, n)
+            mangum_virtual = add("gateway: Mangum handler in-process", 1, "virtual", warm["latencies_ms"], warm["statuses"])
+        # uvicorn over HTTP
+        for c in (1, 16):
+            lat, st = load(base + "/v1/chat/completions", {"authorization": f"Bearer {self.master}"}, n, c)
+            add("gateway: uvicorn over HTTP", c, "master", lat, st)
+            if vkey:
+                lat, st = load(base + "/v1/chat/completions", {"authorization": f"Bearer {vkey}"}, n, c)
+                add("gateway: uvicorn over HTTP", c, "virtual", lat, st)
+        gateway_rss = peak_rss_mib(proc.pid)
+        self.rows[-1][-1] = gateway_rss
+        stop_process(proc)
+
+        proxy_cold = None
+        proxy_rss = None
+        if not self.skip_proxy and (PROXY_VENV / "bin" / "litellm").exists():
+            proxy, pbase, proxy_cold = self.start_proxy()
+            try:
+                for c in (1, 16):
+                    lat, st = load(pbase + "/v1/chat/completions", {"authorization": f"Bearer {self.master}"}, n, c)
+                    add("LiteLLM proxy 1.106.2 (uvicorn, 1 worker)", c, "master", lat, st)
+                proxy_rss = peak_rss_mib(proxy.pid)
+                self.rows[-1][-1] = proxy_rss
+            finally:
+                stop_process(proxy)
+        else:
+            self.notes.append("LiteLLM proxy not measured (.venv-proxy missing or --skip-proxy): `make bench-proxy-venv`")
+
+        header = ["path", "concurrency", "key", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "peak RSS MiB"]
+        print("\n## Warm latency (n=%d per row; added = minus the direct call at the same concurrency)\n" % n)
+        print(table(self.rows, header))
+        print("\n## Cold start (median of 3; process spawn to first response)\n")
+        cold_rows = [
+            ["gateway: Lambda handler import (config from S3, litellm Router, warm-up) + first request", cold["gateway"]],
+            ["  of which: handler import", cold["gateway_import"]],
+            ["  of which: first request", cold["gateway_first_request"]],
+            ["baseline: `import litellm` alone", cold["import_litellm"]],
+        ]
+        if proxy_cold is not None:
+            cold_rows.append(["LiteLLM proxy: start to first answered request", proxy_cold])
+            cold_rows.append(["ratio gateway / LiteLLM proxy", cold["gateway"] / proxy_cold])
+        print(table(cold_rows, ["what", "seconds"]))
+        # cost at the measured in-process duration (the provider's own time is not the gateway's)
+        duration_ms = (mangum_virtual or mangum_master)["p50"]
+        print("\n## Cost per million requests (Lambda arm64, gateway overhead only: duration = in-process p50 above)\n")
+        cost_rows = []
+        for memory_mb in (512, 1024, 2048):
+            billed_ms = max(1.0, duration_ms)
+            compute = billed_ms / 1000 * memory_mb / 1024 * ARM_GB_SECOND * 1_000_000
+            cost_rows.append([f"{memory_mb} MB", billed_ms, compute + PER_REQUEST * 1_000_000,
+                              compute + PER_REQUEST * 1_000_000 + HTTP_API_PER_MILLION])
+        print(table(cost_rows, ["memory", "billed ms", "$ Lambda / 1M", "$ Lambda + HTTP API / 1M"]))
+        print("Idle cost: $0 (no provisioned concurrency; DynamoDB on-demand; S3 storage only).")
+        if gateway_rss and proxy_rss:
+            print(f"\nPeak RSS: gateway {gateway_rss:.0f} MiB vs LiteLLM proxy {proxy_rss:.0f} MiB "
+                  f"(ratio {gateway_rss / proxy_rss:.2f})")
+        for note in self.notes:
+            print("note:", note)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--skip-proxy", action="store_true")
+    args = parser.parse_args()
+    Bench(args.requests, args.skip_proxy).run()
+
+
+if __name__ == "__main__":
+    main()
