@@ -31,14 +31,14 @@ def main() -> int:
         config_file = Path(os.environ.get("LOCAL_CONFIG", ROOT / "config" / "local.yaml"))
         devstack.upload_file(BUCKET, "config/config.yaml", config_file, moto.endpoint)
         artifact_dir = ROOT / "router" / "artifacts" / "default"
-        artifacts = devstack.upload_dir(BUCKET, "router/default/", artifact_dir, moto.endpoint) if artifact_dir.is_dir() else 0
+        artifacts = devstack.upload_dir(BUCKET, "router/", artifact_dir.parent, moto.endpoint) if artifact_dir.is_dir() else 0
         os.environ.update(
             CONFIG_S3_BUCKET=BUCKET,
             CONFIG_S3_KEY="config/config.yaml",
             CONFIG_HOT_RELOAD=os.environ.get("CONFIG_HOT_RELOAD", "true"),
             CONFIG_SYNC_INTERVAL=os.environ.get("CONFIG_SYNC_INTERVAL", "10"),
             LLMROUTER_MODEL_S3_BUCKET=BUCKET,
-            LLMROUTER_MODEL_S3_KEY="router/default/",
+            LLMROUTER_MODEL_S3_KEY="router/",
             GATEWAY_TABLE=TABLE,
         )
         os.environ.pop("LITELLM_CONFIG_PATH", None)

@@ -17,6 +17,7 @@ MASTER_KEY = "sk-test-master-0123456789"
 BUCKET = "gateway-test-bucket"
 TABLE = "gateway-test-table"
 CONFIG_KEY = "config/config.yaml"
+ROUTER_PREFIX = "router/"
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,12 +61,15 @@ def stack(moto_server, upstream):
     devstack.create_bucket(BUCKET, moto_server.endpoint)
     devstack.create_table(TABLE, moto_server.endpoint)
     devstack.upload_file(BUCKET, CONFIG_KEY, FIXTURES / "gateway.yaml", moto_server.endpoint)
+    devstack.upload_dir(BUCKET, ROUTER_PREFIX + "default/", ROOT / "router" / "artifacts" / "default", moto_server.endpoint)
     os.environ.update(
         LITELLM_MASTER_KEY=MASTER_KEY,
         CONFIG_S3_BUCKET=BUCKET,
         CONFIG_S3_KEY=CONFIG_KEY,
         CONFIG_HOT_RELOAD="true",
         CONFIG_SYNC_INTERVAL="3600",
+        LLMROUTER_MODEL_S3_BUCKET=BUCKET,
+        LLMROUTER_MODEL_S3_KEY=ROUTER_PREFIX,
         GATEWAY_TABLE=os.environ.get("DEV_NO_TABLE") and "" or TABLE,
         GATEWAY_MAX_BODY_BYTES=str(256 * 1024),
     )

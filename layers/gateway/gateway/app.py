@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import errors
 from gateway.middleware import GatewayMiddleware
-from gateway.routes import health, openai_api
+from gateway.routes import health, openai_api, router_admin
 from gateway.runtime import get_runtime
 
 
@@ -66,6 +66,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(openai_api.router)
+    app.include_router(router_admin.router)
     for extra in _optional_routers():
         app.include_router(extra)
     app.add_middleware(GatewayMiddleware)

@@ -43,7 +43,8 @@ class Catalog:
         return group if group in self.names else None
 
     def public_names(self) -> list[str]:
-        return self.names + [alias for alias in self.aliases if alias not in self.names]
+        routers = list(self.config.router_settings.llm_routers)
+        return self.names + [alias for alias in self.aliases if alias not in self.names] + routers
 
     def price(self, group: str) -> Price:
         if group not in self._prices:

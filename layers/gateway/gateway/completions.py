@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Literal
 
-from gateway import accounting, errors
+from gateway import accounting, errors, routing
 from gateway.auth import Principal
 from gateway.observability import annotate, record_request, subsegment
 from gateway.providers import to_gateway_error
+from gateway.routing import RoutingTable
 from gateway.runtime import Engine
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 
@@ -83,15 +84,22 @@ def _prompt_tokens(engine: Engine, group: str, body: Any) -> int:
 
 async def start(
     engine: Engine, kind: Kind, body: ChatCompletionRequest | CompletionRequest | EmbeddingRequest,
-    principal: Principal, request_id: str,
+    principal: Principal, request_id: str, routes: RoutingTable | None = None,
 ) -> Call:
-    """Everything before the provider call: model lookup, access, reservation."""
-    group = engine.catalog.resolve(body.model)
-    if group is None:
-        raise errors.not_found(f"The model '{body.model}' does not exist on this gateway.",
-                               param="model", code="model_not_found")
+    """Everything before the provider call: model lookup (or a router decision), access, reservation."""
+    decision = None
+    if routes is not None and body.model in routes.slots:
+        accounting.check_model_access(principal, body.model)
+        group, decision = routing.decide(routes, body.model, body, principal, engine.catalog)
+        group = engine.catalog.resolve(group) or group
+    else:
+        group = engine.catalog.resolve(body.model)
+        if group is None:
+            raise errors.not_found(f"The model '{body.model}' does not exist on this gateway.",
+                                   param="model", code="model_not_found")
     accounting.check_model_access(principal, group)
-    call = Call(kind=kind, request_id=request_id, principal=principal, requested_model=body.model, group=group)
+    call = Call(kind=kind, request_id=request_id, principal=principal, requested_model=body.model, group=group,
+                router=decision)
     if accounting.enabled():
         default_max = engine.config.general_settings.default_max_tokens
         call.admission = await accounting.admit(
@@ -102,7 +110,7 @@ async def start(
             max_tokens=body.completion_budget(default_max),
             price=engine.catalog.price(group),
         )
-    annotate(model=group, requested_model=body.model)
+    annotate(model=group, requested_model=body.model, router=(decision or {}).get("strategy"))
     return call
 
 

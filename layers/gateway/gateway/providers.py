@@ -55,7 +55,7 @@ def build_router(parsed: ParsedConfig) -> Router:
         params = entry.litellm_params.model_dump(exclude_none=True)
         info = entry.model_info.model_dump(exclude_none=True, exclude={"optional"})
         model_list.append({"model_name": entry.model_name, "litellm_params": params, "model_info": info})
-    settings = config.router_settings.model_dump(exclude_none=True)
+    settings = config.router_settings.model_dump(exclude_none=True, exclude={"llm_routers"})
     return Router(model_list=model_list, **_router_kwargs(settings))
 
 

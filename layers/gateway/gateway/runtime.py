@@ -15,12 +15,14 @@ from typing import Any
 from litellm import Router
 
 from gateway import errors
+from gateway.artifacts import ArtifactStore
 from gateway.catalog import Catalog
 from gateway.config.parse import ParsedConfig
 from gateway.config.source import ConfigSource, FileSource, S3Source
 from gateway.config.store import ConfigStore
 from gateway.observability import subsegment
 from gateway.providers import build_router
+from gateway.routing import Routing, RoutingTable
 from gateway.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -61,16 +63,32 @@ class Runtime:
             hot_reload=settings.config_hot_reload,
             interval=settings.config_sync_interval,
         )
+        self.artifacts = ArtifactStore(
+            settings.router_bucket,
+            settings.router_key,
+            settings.tmp_dir,
+            hot_reload=settings.config_hot_reload,
+            interval=settings.config_sync_interval,
+        )
+        self.routing = Routing()
         self.started_at = time.time()
 
     def start(self) -> None:
-        """Cold-start work: load the config (failures are kept for /_health/ready, not raised)."""
+        """Cold-start work: load the config and router artifacts (failures are kept for
+        /_health/ready, not raised)."""
         with subsegment("config.load"):
             self.config.load()
+        with subsegment("router.artifacts.load"):
+            self.artifacts.load()
 
     def refresh(self) -> None:
         with subsegment("config.refresh"):
             self.config.refresh()
+        self.artifacts.refresh()
+
+    def routes(self, engine: "Engine") -> RoutingTable:
+        """The stateless routers for the serving config and artifacts (rebuilt only on change)."""
+        return self.routing.table(engine, self.artifacts)
 
     def engine(self) -> Engine:
         """The serving engine, or a 503 that says why there is none."""
@@ -83,6 +101,12 @@ class Runtime:
     # -- readiness -----------------------------------------------------------------------------
     def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {"config": self.config.status()}
+        if self.config.current is not None and self.config.current.runtime.config.router_settings.llm_routers:
+            table = self.routes(self.config.current.runtime)
+            checks["router"] = {**self.artifacts.status(), "routers": table.status()}
+            checks["router"]["ok"] = all(s.router is not None or s.fallback_model for s in table.slots.values())
+        elif self.artifacts.configured:
+            checks["router"] = self.artifacts.status()
         if isinstance(self.config.source, S3Source):
             checks["s3"] = _check(lambda: self.config.source.current_version())
         if self.settings.table_name:

@@ -45,7 +45,7 @@ class Settings:
             config_hot_reload=_flag("CONFIG_HOT_RELOAD"),
             config_sync_interval=_int("CONFIG_SYNC_INTERVAL", 60),
             router_bucket=os.environ.get("LLMROUTER_MODEL_S3_BUCKET") or None,
-            router_key=os.environ.get("LLMROUTER_MODEL_S3_KEY") or "router/default/",
+            router_key=os.environ.get("LLMROUTER_MODEL_S3_KEY") or "router/",
             table_name=os.environ.get("GATEWAY_TABLE") or None,
             master_key_secret_id=os.environ.get("MASTER_KEY_SECRET_ID") or None,
             # API Gateway caps payloads at 10 MB and Function URLs at 6 MB; refuse earlier, clearly.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 RoutingStrategy = Literal[
     "simple-shuffle",
@@ -74,6 +74,10 @@ class RouterSettings(_Open):
     retry_after: float | None = Field(default=None, ge=0)
     model_group_alias: dict[str, str] = Field(default_factory=dict)
     routing_strategy_args: dict[str, Any] = Field(default_factory=dict)
+    # Gateway extension: virtual models served by the stateless router (router/README.md), e.g.
+    # {"auto": {"strategy": "threshold", "weak_model": "mock", "strong_model": "mock-strong",
+    #           "strong_fraction": 0.3, "fallback_model": "mock"}}. Not passed to litellm.
+    llm_routers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class LiteLLMSettings(_Open):
@@ -103,6 +107,13 @@ class GatewayConfig(BaseModel):
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return {} if value is None else value
+
+    @model_validator(mode="after")
+    def _router_names_are_free(self) -> "GatewayConfig":
+        clash = sorted(set(self.router_settings.llm_routers) & set(self.model_names()))
+        if clash:
+            raise ValueError(f"router_settings.llm_routers names clash with model_list names: {', '.join(clash)}")
+        return self
 
     def model_names(self) -> list[str]:
         """Model groups (``model_name``) in config order, without duplicates."""

@@ -1,0 +1,48 @@
+"""Admin view of the stateless router: what is loaded, and dry-run decisions (no model call)."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from gateway import errors, routing
+from gateway.auth import Principal, require_admin
+from gateway.runtime import get_runtime
+from gateway.schemas import ChatCompletionRequest, parse_body
+
+router = APIRouter(tags=["router"])
+
+
+@router.get("/router/info", summary="Routers, their strategies and the loaded artifacts with their metrics")
+async def router_info(principal: Principal = Depends(require_admin)) -> dict[str, Any]:
+    runtime = get_runtime()
+    engine = runtime.engine()
+    table = runtime.routes(engine)
+    return {
+        "routers": {
+            name: {
+                "settings": slot.settings,
+                "strategy": getattr(slot.router, "strategy", None) or slot.settings.get("strategy"),
+                "available": slot.router is not None,
+                "error": slot.error,
+                "fallback_model": slot.fallback_model,
+            }
+            for name, slot in table.slots.items()
+        },
+        "artifacts": {name: artifact.describe() for name, artifact in runtime.artifacts.artifacts.items()},
+        "artifact_source": runtime.artifacts.location,
+        "artifact_errors": runtime.artifacts.errors,
+    }
+
+
+@router.post("/router/route", summary="Dry run: the decision for a chat request, without calling a model")
+async def router_route(request: Request, principal: Principal = Depends(require_admin)) -> dict[str, Any]:
+    runtime = get_runtime()
+    engine = runtime.engine()
+    body = parse_body(await request.body(), ChatCompletionRequest, runtime.settings.max_body_bytes)
+    table = runtime.routes(engine)
+    if body.model not in table.slots:
+        raise errors.not_found(f"'{body.model}' is not a router model; routers: {', '.join(table.names()) or 'none'}",
+                               param="model", code="model_not_found")
+    group, decision = routing.decide(table, body.model, body, principal, engine.catalog)
+    return {"model": group, "decision": decision}
