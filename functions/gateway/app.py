@@ -2,15 +2,18 @@
 
 Everything expensive happens at import, once per execution environment: ``gateway.app`` loads
 the config and builds the provider router, and ``warm_up`` pays litellm's lazy imports with an
-offline mock call so the first real request does not.
+offline mock call so the first real request does not. Under SnapStart that work is in the
+snapshot, and ``snapstart.register`` refreshes what must not be shared between restored copies.
 """
 from mangum import Mangum
 
+from gateway import snapstart
 from gateway.app import app
 from gateway.observability import logger, tracer
 from gateway.warmup import warm_up
 
 warm_up()
+snapstart.register()
 _asgi = Mangum(app, lifespan="off")
 
 
