@@ -25,7 +25,7 @@ async def _serve(request: Request, principal: Principal, kind: completions.Kind,
     runtime = get_runtime()
     engine = runtime.engine()
     body = parse_body(await request.body(), model_cls, runtime.settings.max_body_bytes)
-    call = await completions.start(engine, kind, body, principal, request.state.request_id)
+    call = await completions.start(engine, kind, body, principal, request.state.request_id, runtime.routes(engine))
     request.state.model = call.group
     if getattr(body, "stream", False):
         stream = await completions.open_stream(engine, call, body)
