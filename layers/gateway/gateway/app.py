@@ -5,6 +5,9 @@ litellm Router build); the Lambda handler and uvicorn both serve ``app``.
 """
 from __future__ import annotations
 
+import contextlib
+from typing import AsyncIterator
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -55,8 +58,19 @@ def _optional_routers() -> list:
     return routers
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Under uvicorn (local run, the streaming function) pay litellm's lazy imports before serving.
+    Mangum runs with lifespan off; the Lambda handler module warms up at import instead."""
+    from gateway.warmup import awarm_up
+
+    await awarm_up()
+    yield
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="LLM Gateway",
         description="OpenAI-compatible LLM gateway on AWS Lambda (litellm inside).",
         version="0.1.0",

@@ -106,7 +106,8 @@ async def start(
             principal,
             request_id=request_id,
             model=group,
-            prompt_tokens=_prompt_tokens(engine, group, body),
+            # Only a virtual key has a budget to reserve against; skip the tokenizer for the master key.
+            prompt_tokens=_prompt_tokens(engine, group, body) if principal.kind == "virtual" else 0,
             max_tokens=body.completion_budget(default_max),
             price=engine.catalog.price(group),
         )

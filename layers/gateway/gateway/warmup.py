@@ -11,17 +11,23 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def warm_up() -> None:
+async def awarm_up() -> None:
+    """The async form, for servers that already run an event loop (uvicorn's lifespan)."""
     import litellm
 
-    async def _calls() -> None:
-        messages = [{"role": "user", "content": "warm up"}]
+    messages = [{"role": "user", "content": "warm up"}]
+    try:
         await litellm.acompletion(model="openai/warm-up", messages=messages, mock_response="ok", api_key="x")
         stream = await litellm.acompletion(model="openai/warm-up", messages=messages, mock_response="ok",
                                            api_key="x", stream=True)
         async for _ in stream:
             pass
+    except Exception:  # warm-up is an optimisation; never fail start-up over it
+        log.warning("litellm warm-up failed", exc_info=True)
 
+
+def warm_up() -> None:
+    """Run the warm-up on this thread's event loop (Lambda init, before Mangum takes the loop)."""
     try:
         loop = asyncio.get_event_loop()
     except RuntimeError:
@@ -30,6 +36,6 @@ def warm_up() -> None:
     try:
         if loop.is_running():
             return
-        loop.run_until_complete(_calls())
-    except Exception:  # warm-up is an optimisation; never fail init over it
+        loop.run_until_complete(awarm_up())
+    except Exception:
         log.warning("litellm warm-up failed", exc_info=True)
