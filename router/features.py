@@ -1,0 +1,156 @@
+"""Prompt features in pure Python (standard library only): hashed word n-grams, punctuation counts, length.
+
+Why this shape: a decision must take well under a millisecond for a 2,000-token prompt on one CPU,
+with no tokenizer download, no scikit-learn and, at serving time, no numpy. So the text is
+lower-cased and encoded once, punctuation is mapped to spaces with ``bytes.translate`` (C speed, no
+regex), words are hashed with ``zlib.crc32`` (stable across processes, unlike ``hash()``), bigram
+hashes are combined arithmetically, and ``collections.Counter`` (C-accelerated) folds them into
+``2**hash_bits`` buckets (the hashing trick: no vocabulary to ship). Each punctuation character gets
+its own count feature (code and maths prompts are full of them), plus a few dense features (length,
+digits, lines). Tokens are *estimated*, not counted: ``1.1 * words + 0.9 * punctuation marks + extra
+UTF-8 bytes / 2``; against tiktoken cl100k_base on MMLU/LLMRouter prompts and Python source this is
+within about -23%/+10% (5th/95th percentile), median -2%. Good enough for length rules; not a
+billing count.
+
+The feature vector is sparse: parallel lists ``(indices, values)``; models are dense weight rows
+indexed by it, so a score is one C-level gather (``operator.itemgetter``) and one ``sum(map(mul))``.
+"""
+from __future__ import annotations
+
+import math
+import string
+import zlib
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, Sequence
+
+
+PUNCT = string.punctuation.encode()  # 32 ASCII punctuation bytes
+_PUNCT_TO_SPACE = bytes.maketrans(PUNCT, b" " * len(PUNCT))
+_PUNCT_SINGLE = [bytes([c]) for c in PUNCT]
+_DIGITS = [bytes([c]) for c in b"0123456789"]
+_BIGRAM_MUL = 0x9E3779B97F4A7C15
+N_DENSE = 6  # log tokens, digit share, log lines, mean word length, non-ascii share, bias
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How text becomes a vector; stored in the artifact manifest so training and serving agree."""
+
+    hash_bits: int = 18
+    bigrams: bool = True
+    max_chars: int = 16000  # longer prompts: first 12,000 + last 4,000 characters (bounded latency)
+    version: int = 1
+
+    @property
+    def n_hash(self) -> int:
+        return 1 << self.hash_bits
+
+    @property
+    def dim(self) -> int:
+        return self.n_hash + len(PUNCT) + N_DENSE
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "FeatureSpec":
+        spec = cls(**{k: d[k] for k in ("hash_bits", "bigrams", "max_chars", "version") if k in d})
+        if not 8 <= spec.hash_bits <= 24 or spec.version != 1:
+            raise ValueError(f"unsupported feature spec {dict(d)}")
+        return spec
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for p in content:
+            if isinstance(p, Mapping) and isinstance(p.get("text"), str):
+                parts.append(p["text"])
+            elif isinstance(p, str):
+                parts.append(p)
+        return "\n".join(parts)
+    return ""
+
+
+def prompt_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The text the learned strategies score: the last user message (as RouteLLM does)."""
+    for m in reversed(messages):
+        if isinstance(m, Mapping) and m.get("role", "user") == "user":
+            return _content_text(m.get("content"))
+    return ""
+
+
+def messages_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """All message texts joined: what length rules and regex rules look at."""
+    return "\n".join(_content_text(m.get("content")) for m in messages if isinstance(m, Mapping))
+
+
+def _clip(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    tail = max_chars // 4
+    return text[: max_chars - tail] + "\n" + text[-tail:]
+
+
+def estimate_tokens(text: str) -> int:
+    """Fast token estimate (see module docstring for its accuracy)."""
+    if not text:
+        return 0
+    b = text.encode("utf-8", "replace")
+    words = len(b.translate(_PUNCT_TO_SPACE).split())
+    punct = sum(b.count(p) for p in _PUNCT_SINGLE)
+    return int(math.ceil(1.1 * words + 0.9 * punct + (len(b) - len(text)) / 2))
+
+
+def featurize(text: str, spec: FeatureSpec, idf: Sequence[float] | None = None,
+              normalize: bool = True) -> tuple[list[int], list[float]]:
+    """Sparse feature vector of ``text`` as parallel lists (indices, values), pure Python.
+
+    Hashed n-gram block: sublinear tf (1 + log tf) times idf when given, L2-normalised (training
+    featurizes once with ``normalize=False`` and applies each fold's idf later, see
+    ``router.train.fit.apply_idf``). Punctuation block: log1p(count) / 4. Dense block: see
+    ``N_DENSE``. Bigram hashes equal numpy's wrapping uint64 ``h1 * MUL + h2`` in their low bits.
+    """
+    text = _clip(text, spec.max_chars)
+    b = text.lower().encode("utf-8", "replace")
+    words = b.translate(_PUNCT_TO_SPACE).split()
+    n_words = len(words)
+    nh = spec.n_hash
+    mask = nh - 1
+    hs = list(map(zlib.crc32, words))
+    counts = Counter([h & mask for h in hs])
+    if spec.bigrams and n_words > 1:
+        counts.update([(a * _BIGRAM_MUL + c) & mask for a, c in zip(hs, hs[1:])])
+    idx = list(counts)
+    if idf is not None:
+        vals = [(1.0 + math.log(n)) * idf[k] for k, n in counts.items()]
+    else:
+        vals = [1.0 + math.log(n) for n in counts.values()]
+    if normalize and vals:
+        norm = math.sqrt(math.fsum(v * v for v in vals))
+        if norm > 0:
+            inv = 1.0 / norm
+            vals = [v * inv for v in vals]
+    pc = [b.count(p) for p in _PUNCT_SINGLE]
+    n_punct = sum(pc)
+    for i, c in enumerate(pc):
+        if c:
+            idx.append(nh + i)
+            vals.append(math.log1p(c) / 4.0)
+    n_digits = sum(b.count(d) for d in _DIGITS)
+    n_bytes = max(len(b), 1)
+    tokens = 1.1 * n_words + 0.9 * n_punct
+    d0 = nh + len(PUNCT)
+    idx.extend(range(d0, d0 + N_DENSE))
+    vals.extend((
+        math.log1p(tokens) / 8.0,
+        n_digits / n_bytes,
+        math.log1p(b.count(b"\n")) / 4.0,
+        (n_bytes - n_punct) / max(n_words, 1) / 10.0,
+        (len(b) - len(text)) / n_bytes,
+        1.0,
+    ))
+    return idx, vals

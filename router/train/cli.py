@@ -1,0 +1,477 @@
+"""``python -m router train|eval|calibrate``.
+
+train      fit a linear (ridge) or knn model on routing data and write an artifact directory
+eval       honest evaluation: nested alpha selection inside every training fold; cheap-vs-strong data
+           gets APGR / CPT(50%) / CPT(80%) vs random and oracle on 5 random-row folds and on folds
+           that hold out whole groups (subjects); multi-model data with --test gets quality at the best
+           single model's cost and the cost to match it, plus PNG plots. --artifact evaluates an
+           existing artifact through the serving code path instead of training.
+calibrate  turn a target share of strong calls into a threshold (on the artifact's calibration sample
+           or on your own prompts) and optionally store the new calibration sample in the artifact
+sign       HMAC-sign an artifact (key from $ROUTER_ARTIFACT_HMAC_KEY); verify: check one
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..artifacts import HMAC_ENV, MANIFEST, load_artifact, resign_artifact, write_npz
+from ..features import FeatureSpec
+from ..predictors import make_predictor
+from . import fit, metrics
+from .data import RoutingData, load_data, load_prices
+
+
+def _roles(d: RoutingData) -> tuple[int, int] | None:
+    if d.roles.get("weak") and d.roles.get("strong"):
+        return d.models.index(d.roles["weak"]), d.models.index(d.roles["strong"])
+    return None
+
+
+def _costs(d: RoutingData, prices_path: str | None) -> np.ndarray | None:
+    if not prices_path:
+        return None
+    prices = load_prices(prices_path)
+    missing = [m for m in d.models if m not in prices]
+    if missing:
+        raise SystemExit(f"--prices has no entry for {', '.join(missing)}")
+    return np.array([prices[m]["input_price"] for m in d.models], float)
+
+
+def _fitter(kind: str, spec: FeatureSpec, alpha: float, k: int):
+    if kind == "knn":
+        return lambda X, Y: fit.fit_knn(X, Y, spec, k=k)
+    return lambda X, Y: fit.fit_linear(X, Y, spec, alpha)
+
+
+def _fmt_cs(name: str, m: dict[str, float]) -> str:
+    return (f"  {name:<8} APGR {m['apgr']:.4f}   CPT(50%) {m['cpt50'] * 100:5.1f}%   CPT(80%) {m['cpt80'] * 100:5.1f}%")
+
+
+def _choose_lambda(pred: np.ndarray, Y: np.ndarray, cost: np.ndarray) -> tuple[float, dict[str, Any]]:
+    """On training OOF predictions: the cheapest lambda whose quality reaches the best single model's."""
+    rep = metrics.multi_model_report(pred, Y, cost, [str(i) for i in range(Y.shape[1])])
+    ok = [p for p in rep["curve"] if p["quality"] >= rep["best_single_quality"]]
+    if not ok:
+        return 0.0, rep
+    best = min(ok, key=lambda p: (p["cost"], -p["quality"]))
+    return best["lambda"], rep
+
+
+# ----------------------------------------------------------------------------------------- train
+def cmd_train(a: argparse.Namespace) -> int:
+    d = load_data(a.data)
+    spec = FeatureSpec(hash_bits=a.hash_bits)
+    roles = _roles(d)
+    cost = _costs(d, a.prices)
+    show = not a.quiet
+    print(f"data: {len(d.prompts)} prompts, models {d.models}, dropped {d.dropped} contaminated, sha256 {d.sha256[:12]}")
+    X = fit.featurize_raw(d.prompts, spec, show)
+    alpha_scores: dict = {}
+    if a.kind == "linear" and a.alpha == "auto":
+        alpha, alpha_scores = fit.select_alpha(X, d.quality, spec, roles, show=show)
+    else:
+        alpha = float(a.alpha) if a.alpha != "auto" else 0.0
+    folds = metrics.kfold_random(len(d.prompts), a.folds, a.seed)
+    oof = fit.oof_predict(X, d.quality, folds, _fitter(a.kind, spec, alpha, a.k), spec, show, "cv")
+    m: dict[str, Any] = {"n_train": len(d.prompts), "alpha": alpha if a.kind == "linear" else None,
+                         "alpha_inner_cv": {str(k): v for k, v in alpha_scores.items()},
+                         "cv_note": f"{a.folds}-fold random-row CV (seed {a.seed}) on the training data; alpha chosen "
+                                    f"by inner 3-fold CV on the same rows. For nested numbers use `eval`."}
+    default_settings: dict[str, Any]
+    if roles is not None:
+        w, s = roles
+        m["cv"] = metrics.cheap_strong_report(oof[:, s] - oof[:, w], d.quality[:, w], d.quality[:, s])
+        print("cross-validated (training data):")
+        for n in ("router", "random", "oracle"):
+            print(_fmt_cs(n, m["cv"][n]))
+        strategy = "threshold"
+        default_settings = {"strategy": "threshold", "strong_model": d.models[s], "weak_model": d.models[w],
+                            "strong_fraction": 0.3}
+    else:
+        strategy = "cost-aware"
+        default_settings = {"strategy": "cost-aware", "lambda": 0.0}
+        if cost is not None:
+            lam, rep = _choose_lambda(oof, d.quality, cost)
+            default_settings["lambda"] = lam
+            ch = metrics.choose(oof, cost, lam)
+            m["cv"] = {"lambda": lam, "quality": float(d.quality[np.arange(len(ch)), ch].mean()),
+                       "cost": float(cost[ch].mean()), "best_single": d.models[int(rep["best_single"])],
+                       "best_single_quality": rep["best_single_quality"], "best_single_cost": rep["best_single_cost"]}
+            print(f"cross-validated: lambda {lam:.4g} -> quality {m['cv']['quality']:.4f} at cost {m['cv']['cost']:.4f} "
+                  f"(best single {m['cv']['best_single']}: {rep['best_single_quality']:.4f} at {rep['best_single_cost']:.4f})")
+    if a.kind == "knn":
+        strategy = "knn"
+        default_settings["strategy"] = "knn"
+    if a.test:
+        t = load_data(a.test, d.models)
+        Xt = fit.featurize_raw(t.prompts, spec, show)
+    final = _fitter(a.kind, spec, alpha, a.k)(X, d.quality)
+    if a.test:
+        pt = final.predict(Xt, spec)  # type: ignore[attr-defined]
+        if roles is not None:
+            w, s = roles
+            m["test"] = metrics.cheap_strong_report(pt[:, s] - pt[:, w], t.quality[:, w], t.quality[:, s])
+        elif cost is not None:
+            rep = metrics.multi_model_report(pt, t.quality, cost, d.models, default_settings["lambda"])
+            rep.pop("curve")
+            m["test"] = rep
+            print(f"test: best single {rep['best_single']} {rep['best_single_quality']:.4f} at {rep['best_single_cost']:.3f}; "
+                  f"router matches it at {rep['cost_to_match_best_pct']:.1f}% of its cost; at the train-chosen lambda: "
+                  f"quality {rep['at_chosen_lambda']['quality']:.4f} at {rep['at_chosen_lambda']['cost_pct_of_best']:.1f}% cost")
+        m["test_sha256"] = t.sha256
+    # calibration sample: out-of-fold predictions (what a threshold will see on unseen prompts)
+    rng = np.random.default_rng(a.seed)
+    cal_idx = np.sort(rng.choice(len(oof), min(len(oof), a.calibration_rows), replace=False))
+    models = []
+    prices = load_prices(a.prices) if a.prices else {}
+    for i, name in enumerate(d.models):
+        info: dict[str, Any] = {"name": name}
+        if roles is not None:
+            info["role"] = "weak" if i == roles[0] else "strong"
+        if name in prices:
+            info.update(prices[name])
+        models.append(info)
+    arrays: dict[str, dict[str, np.ndarray]] = {"calibration.npz": {"calib_pred": oof[cal_idx].astype(np.float32)}}
+    if a.kind == "linear":
+        arrays["weights.npz"] = {"WT": np.ascontiguousarray(final.W.T), "bias": final.bias,  # type: ignore[attr-defined]
+                                 "idf": final.idf}  # type: ignore[attr-defined]
+    else:
+        arrays["weights.npz"] = {"knn_X": final.X, "knn_Y": final.Y, "idf": final.idf}  # type: ignore[attr-defined]
+    version = a.version or f"{Path(a.data).stem}-{a.kind}-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S}"
+    manifest = {"kind": a.kind, "strategy": strategy, "version": version, "training_data_sha256": d.sha256,
+                "training_data": [Path(p).name for p in d.sources][:3] + (["..."] if len(d.sources) > 3 else []),
+                "models": models, "features": spec.to_dict(), "metrics": _jsonable(m),
+                "default_settings": default_settings, "embedding": None}
+    if a.kind == "knn":
+        manifest["knn_k"] = a.k
+    from ..artifacts import write_artifact
+
+    key = os.environ.get(a.hmac_key_env) if a.hmac_key_env else None
+    out = write_artifact(a.out, manifest, arrays, hmac_key=key)
+    size = sum((Path(a.out) / f).stat().st_size for f in out["files"]) + (Path(a.out) / MANIFEST).stat().st_size
+    print(f"wrote artifact {a.out} (version {version}, {size / 1e6:.2f} MB, {'signed' if key else 'unsigned'})")
+    return 0
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return None if not np.isfinite(v) else round(v, 6)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+# ------------------------------------------------------------------------------------------ eval
+def _nested_oof(X, Y, spec, folds, roles, kind: str, alpha_arg: str, k: int, show: bool, desc: str):
+    """Per outer fold: pick alpha by inner CV on its training rows, fit, predict the held-out rows."""
+    pred = np.zeros_like(Y, dtype=np.float64)
+    alphas = []
+    for f in fit.progress(folds, len(folds), desc, show):
+        tr = np.setdiff1d(np.arange(X.n_rows), f)
+        if kind == "linear" and alpha_arg == "auto":
+            alpha, _ = fit.select_alpha(X.rows(tr), Y[tr], spec, roles, show=False)
+        else:
+            alpha = float(alpha_arg) if alpha_arg != "auto" else 0.0
+        alphas.append(alpha)
+        model = _fitter(kind, spec, alpha, k)(X.rows(tr), Y[tr])
+        pred[f] = model.predict(X.rows(f), spec)  # type: ignore[attr-defined]
+    return pred, alphas
+
+
+def _eval_cheap_strong(d: RoutingData, X, spec, a, kinds, roles, out: dict, plot_dir: Path | None, show: bool) -> None:
+    w, s = roles
+    splits = [("random-rows", metrics.kfold_random(len(d.prompts), a.folds, a.seed))]
+    if d.groups and len(set(d.groups)) >= a.folds:
+        splits.append(("held-out-groups", metrics.kfold_groups(d.groups, a.folds, a.seed)))
+    for split, folds in splits:
+        out[split] = {}
+        curves = {}
+        for kind in kinds:
+            pred, alphas = _nested_oof(X, d.quality, spec, folds, roles, kind, a.alpha, a.k, show, f"{split}/{kind}")
+            score = pred[:, s] - pred[:, w]
+            per_fold = [metrics.cheap_strong_metrics(score[f], d.quality[f, w], d.quality[f, s]) for f in folds]
+            rnd = [metrics.cheap_strong_metrics(np.zeros(len(f)), d.quality[f, w], d.quality[f, s]) for f in folds]
+            orc = [metrics.cheap_strong_metrics(d.quality[f, s] - d.quality[f, w], d.quality[f, w], d.quality[f, s])
+                   for f in folds]
+
+            def mean(rows, key):
+                return float(np.mean([r[key] for r in rows]))
+
+            res = {n: {k2: mean(rows, k2) for k2 in ("apgr", "cpt50", "cpt80")} for n, rows in
+                   (("router", per_fold), ("random", rnd), ("oracle", orc))}
+            res["router"]["apgr_per_fold"] = [r["apgr"] for r in per_fold]
+            res["router"]["apgr_std"] = float(np.std([r["apgr"] for r in per_fold]))
+            res["pooled_router"] = metrics.cheap_strong_metrics(score, d.quality[:, w], d.quality[:, s])
+            res["alphas"] = alphas
+            out[split][kind] = res
+            print(f"{split} ({len(folds)} folds, seed {a.seed}), {kind}, mean over folds:")
+            for n in ("router", "random", "oracle"):
+                print(_fmt_cs(n, res[n]))
+            print(f"  per-fold router APGR {', '.join(f'{v:.3f}' for v in res['router']['apgr_per_fold'])}"
+                  + (f"; alphas {alphas}" if kind == "linear" else ""))
+            curves[f"router ({kind})"] = metrics.strong_curve(score, d.quality[:, w], d.quality[:, s])
+        if plot_dir:
+            curves["random"] = metrics.strong_curve(np.zeros(len(d.prompts)), d.quality[:, w], d.quality[:, s])
+            curves["oracle"] = metrics.strong_curve(d.quality[:, s] - d.quality[:, w], d.quality[:, w], d.quality[:, s])
+            p = plot_dir / f"quality_vs_strong_{split}.png"
+            from .plots import plot_strong_curves
+
+            plot_strong_curves(p, f"{Path(a.data).name}: {split} out-of-fold", curves,
+                               float(d.quality[:, w].mean()), float(d.quality[:, s].mean()))
+            out[split]["plot"] = str(p)
+            print(f"  plot: {p}")
+
+
+def _eval_multi(d: RoutingData, X, spec, a, kinds, cost, out: dict, plot_dir: Path | None, show: bool) -> None:
+    if not a.test:
+        raise SystemExit("multi-model eval needs --test (a held-out split) and --prices")
+    t = load_data(a.test, d.models)
+    Xt = fit.featurize_raw(t.prompts, spec, show)
+    for kind in kinds:
+        if kind == "linear" and a.alpha == "auto":
+            alpha, _ = fit.select_alpha(X, d.quality, spec, None, show=show)
+        else:
+            alpha = float(a.alpha) if a.alpha != "auto" else 0.0
+        folds = metrics.kfold_random(len(d.prompts), a.folds, a.seed)
+        oof = fit.oof_predict(X, d.quality, folds, _fitter(kind, spec, alpha, a.k), spec, show, "train-cv")
+        lam, _ = _choose_lambda(oof, d.quality, cost)
+        model = _fitter(kind, spec, alpha, a.k)(X, d.quality)
+        pt = model.predict(Xt, spec)  # type: ignore[attr-defined]
+        rep = metrics.multi_model_report(pt, t.quality, cost, d.models, lam)
+        rep["alpha"] = alpha if kind == "linear" else None
+        print(f"{Path(a.test).name} ({len(t.prompts)} prompts), {kind}; alpha {rep['alpha']}, lambda {lam:.4g} chosen on train CV:")
+        print(f"  best single model {rep['best_single']}: quality {rep['best_single_quality']:.4f} at price {rep['best_single_cost']:.3f}")
+        print(f"  router quality at <= that cost: {rep['quality_at_best_cost']:.4f}")
+        print(f"  router cost to match its quality: {rep['cost_to_match_best']:.4f} = {rep['cost_to_match_best_pct']:.1f}% of its cost")
+        c = rep["at_chosen_lambda"]
+        print(f"  at the train-chosen lambda: quality {c['quality']:.4f}, cost {c['cost']:.4f} = {c['cost_pct_of_best']:.1f}% of best single")
+        print(f"  oracle: quality {rep['oracle_quality']:.4f} at cost {rep['oracle_cost']:.4f}")
+        if plot_dir:
+            from .plots import plot_cost_quality
+
+            p = plot_dir / f"cost_quality_{kind}.png"
+            plot_cost_quality(p, f"{Path(a.test).name}: cost vs quality ({kind})", rep["curve"], rep["singles"],
+                              (rep["oracle_cost"], rep["oracle_quality"]), c)
+            rep["plot"] = str(p)
+            print(f"  plot: {p}")
+        rep["curve"] = rep["curve"][::8]
+        out[f"test/{kind}"] = rep
+
+
+def _eval_artifact(a: argparse.Namespace, out: dict) -> int:
+    art = load_artifact(a.artifact, os.environ.get(a.hmac_key_env) if a.hmac_key_env else None)
+    pred = make_predictor(art)
+    d = load_data(a.data, art.model_names if Path(a.data).suffix in (".json", ".jsonl") else None)
+    if d.models != art.model_names:
+        raise SystemExit(f"data models {d.models} differ from artifact models {art.model_names}")
+    P = np.stack([pred.predict(p) for p in fit.progress(d.prompts, len(d.prompts), "predict", not a.quiet)])
+    roles = _roles(d)
+    if roles is not None:
+        w, s = roles
+        rep = metrics.cheap_strong_report(P[:, s] - P[:, w], d.quality[:, w], d.quality[:, s])
+        print(f"artifact {art.version} on {a.data}:")
+        for n in ("router", "random", "oracle"):
+            print(_fmt_cs(n, rep[n]))
+        out["artifact_eval"] = rep
+    else:
+        cost = _costs(d, a.prices) if a.prices else np.array([m.get("input_price", 1.0) for m in art.manifest["models"]])
+        lam = float(art.manifest.get("default_settings", {}).get("lambda", 0.0))
+        rep = metrics.multi_model_report(P, d.quality, cost, d.models, lam)
+        rep.pop("curve")
+        print(f"artifact {art.version} on {a.data}: best single {rep['best_single']} {rep['best_single_quality']:.4f}; "
+              f"cost to match {rep['cost_to_match_best_pct']:.1f}%; quality at its cost {rep['quality_at_best_cost']:.4f}; "
+              f"at artifact lambda {lam:.4g}: quality {rep['at_chosen_lambda']['quality']:.4f} at "
+              f"{rep['at_chosen_lambda']['cost_pct_of_best']:.1f}% cost")
+        out["artifact_eval"] = rep
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    out: dict[str, Any] = {}
+    plot_dir = Path(a.plot_dir) if a.plot_dir else None
+    if plot_dir:
+        plot_dir.mkdir(parents=True, exist_ok=True)
+    if a.artifact:
+        rc = _eval_artifact(a, out)
+    else:
+        d = load_data(a.data)
+        spec = FeatureSpec(hash_bits=a.hash_bits)
+        show = not a.quiet
+        print(f"data: {len(d.prompts)} prompts, models {d.models}, dropped {d.dropped} contaminated")
+        X = fit.featurize_raw(d.prompts, spec, show)
+        kinds = ["linear", "knn"] if a.kind == "both" else [a.kind]
+        roles = _roles(d)
+        if roles is not None:
+            _eval_cheap_strong(d, X, spec, a, kinds, roles, out, plot_dir, show)
+        else:
+            cost = _costs(d, a.prices)
+            if cost is None:
+                raise SystemExit("multi-model eval needs --prices (e.g. default_llm.json)")
+            _eval_multi(d, X, spec, a, kinds, cost, out, plot_dir, show)
+        rc = 0
+    if a.json:
+        Path(a.json).write_text(json.dumps(_jsonable(out), indent=1))
+        print(f"metrics written to {a.json}")
+    return rc
+
+
+# ------------------------------------------------------------------------------------- calibrate
+def _prompts_from(path: str) -> list[str]:
+    """Prompts from routing data, or JSONL lines with ``messages`` (OpenAI format) or ``prompt``."""
+    p = Path(path)
+    if p.suffix == ".jsonl":
+        from ..features import prompt_text
+
+        out = []
+        for line in p.read_text().splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            if isinstance(r.get("messages"), list):
+                out.append(prompt_text(r["messages"]))
+            elif isinstance(r.get("body"), dict) and isinstance(r["body"].get("messages"), list):
+                out.append(prompt_text(r["body"]["messages"]))
+            else:
+                out.append(str(r.get("prompt") or r.get("question") or ""))
+        return out
+    return load_data(p).prompts
+
+
+def cmd_calibrate(a: argparse.Namespace) -> int:
+    key = os.environ.get(a.hmac_key_env) if a.hmac_key_env else None
+    signed = "signature" in json.loads((Path(a.artifact) / MANIFEST).read_text())
+    # a signed artifact must verify with the key; an unsigned one is checked by hash and signed on --write
+    art = load_artifact(a.artifact, key if signed else "")
+    names = art.model_names
+    strong = a.strong_model or next((m["name"] for m in art.manifest["models"] if m.get("role") == "strong"), None)
+    weak = a.weak_model or next((m["name"] for m in art.manifest["models"] if m.get("role") == "weak"), None)
+    if strong not in names or weak not in names:
+        raise SystemExit(f"name --strong-model and --weak-model among the artifact's models: {', '.join(names)}")
+    si, wi = names.index(strong), names.index(weak)
+    if a.data:
+        pred = make_predictor(art)
+        prompts = _prompts_from(a.data)
+        cal = np.stack([pred.predict(p) for p in fit.progress(prompts, len(prompts), "predict", not a.quiet)]).astype(np.float32)
+        src = f"{len(prompts)} prompts from {a.data}"
+    else:
+        cal = np.asarray(art.arrays["calib_pred"]).astype(np.float32)
+        src = f"the artifact's calibration sample ({len(cal)} prompts)"
+    scores = cal[:, si].astype(np.float64) - cal[:, wi].astype(np.float64)
+    from ..strategies.learned import calibrated_threshold
+    from ..artifacts import Artifact
+
+    probe = Artifact(art.path, art.manifest, {"calib_pred": cal})
+    print(f"calibration on {src}; score = predicted quality({strong}) - quality({weak})")
+    result = {}
+    for f in a.strong_fraction:
+        thr = calibrated_threshold(probe, si, wi, f)
+        realised = float((scores >= thr).mean())
+        result[str(f)] = {"threshold": thr, "realised_fraction": realised}
+        print(f"  strong_fraction {f:.3f} -> threshold {thr:.6f} (realised {realised * 100:.1f}% strong)")
+    if a.write:
+        root = Path(art.path)
+        write_npz(root / "calibration.npz", {"calib_pred": cal})
+        manifest = json.loads((root / MANIFEST).read_text())
+        manifest["files"].setdefault("calibration.npz", "")
+        manifest.setdefault("metrics", {})["calibration"] = {"source": src, "thresholds": _jsonable(result)}
+        (root / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, indent=1))
+        resign_artifact(root, key)
+        load_artifact(root, key)
+        print(f"calibration sample written to {root / 'calibration.npz'}; manifest re-hashed{' and re-signed' if key else ''}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------- sign/verify
+def cmd_sign(a: argparse.Namespace) -> int:
+    key = os.environ.get(a.hmac_key_env)
+    if not key:
+        raise SystemExit(f"set {a.hmac_key_env} to the HMAC key first")
+    load_artifact(a.artifact, "")  # checksums must already hold: never sign a tampered directory
+    resign_artifact(a.artifact, key)
+    art = load_artifact(a.artifact, key)
+    print(f"signed artifact {art.version} ({a.artifact})")
+    return 0
+
+
+def cmd_verify(a: argparse.Namespace) -> int:
+    art = load_artifact(a.artifact, os.environ.get(a.hmac_key_env) or None)
+    info = art.describe()
+    print(json.dumps({k: info[k] for k in ("version", "strategy", "kind", "created_at", "signed", "signature_verified")}))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ main
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m router", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--data", required=True, help="MMLU csv directory, LLMRouter .json/.jsonl, or generic .csv")
+        sp.add_argument("--prices", help="model prices JSON (LLMRouter default_llm.json format)")
+        sp.add_argument("--kind", default="linear", choices=["linear", "knn"] + (["both"] if sp.prog.endswith("eval") else []))
+        sp.add_argument("--alpha", default="auto", help="ridge L2 strength, or 'auto' (inner 3-fold CV)")
+        sp.add_argument("--k", type=int, default=25, help="neighbours for knn")
+        sp.add_argument("--hash-bits", type=int, default=18)
+        sp.add_argument("--folds", type=int, default=5)
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--test", help="held-out split (same format as --data)")
+        sp.add_argument("--quiet", action="store_true", help="no progress bars")
+        sp.add_argument("--hmac-key-env", default=HMAC_ENV, help=f"env var holding the HMAC key (default {HMAC_ENV})")
+
+    t = sub.add_parser("train", help="fit and write an artifact directory")
+    common(t)
+    t.add_argument("--out", required=True, help="artifact directory to write")
+    t.add_argument("--version", help="artifact version string (default: derived from data name and time)")
+    t.add_argument("--calibration-rows", type=int, default=4000)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="nested cross-validation / held-out evaluation, prints metrics")
+    common(e)
+    e.add_argument("--artifact", help="evaluate this artifact directory on --data instead of training")
+    e.add_argument("--plot-dir", help="write PNG plots here")
+    e.add_argument("--json", help="write all metrics as JSON here")
+    e.set_defaults(func=cmd_eval)
+
+    c = sub.add_parser("calibrate", help="strong fraction -> threshold; optionally store a new calibration sample")
+    c.add_argument("--artifact", required=True)
+    c.add_argument("--data", help="prompts: routing data, or JSONL with messages/prompt per line")
+    c.add_argument("--strong-fraction", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5])
+    c.add_argument("--strong-model")
+    c.add_argument("--weak-model")
+    c.add_argument("--write", action="store_true", help="store the sample as the artifact's calibration.npz")
+    c.add_argument("--quiet", action="store_true")
+    c.add_argument("--hmac-key-env", default=HMAC_ENV)
+    c.set_defaults(func=cmd_calibrate)
+
+    sg = sub.add_parser("sign", help="HMAC-sign an artifact directory (key from --hmac-key-env)")
+    sg.add_argument("--artifact", required=True)
+    sg.add_argument("--hmac-key-env", default=HMAC_ENV)
+    sg.set_defaults(func=cmd_sign)
+    v = sub.add_parser("verify", help="verify checksums (and the signature when the key env var is set)")
+    v.add_argument("--artifact", required=True)
+    v.add_argument("--hmac-key-env", default=HMAC_ENV)
+    v.set_defaults(func=cmd_verify)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    return int(a.func(a) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
