@@ -1,0 +1,201 @@
+"""Added latency of key auth + reserve + settle + spend log, and DynamoDB calls per request.
+
+Runs moto's server on loopback (HTTP, like the local run), creates the table, then for each
+scenario times N requests of ``resolve_token`` + ``admit`` + ``settle`` and counts the DynamoDB
+calls they make (botocore ``before-call`` hooks; item writes counted inside transactions too).
+Baseline: a single GetItem round trip to the same server, measured in the same run.
+
+    .venv/bin/python bench/keys_bench.py [--requests 200] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "layers" / "gateway"))
+
+READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+class CallCounter:
+    """Counts DynamoDB API calls and the item writes inside them."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.item_writes = 0
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:  # before-parameter-build
+        self.calls[model.name] += 1
+        if model.name == "TransactWriteItems":
+            self.item_writes += len(params.get("TransactItems", []))
+        elif model.name in WRITES:
+            self.item_writes += 1
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.item_writes = 0
+
+
+class OpTimer:
+    """Wall time of each DynamoDB operation (before-call -> after-call), to see where latency goes."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        self._start = 0.0
+
+    def before(self, **_: Any) -> None:
+        self._start = time.perf_counter()
+
+    def after(self, model: Any, **_: Any) -> None:
+        self.times.setdefault(model.name, []).append((time.perf_counter() - self._start) * 1000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = parser.parse_args()
+
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    os.environ.update({
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1", "GATEWAY_TABLE": "keys-bench", "LITELLM_MASTER_KEY": "sk-bench-master",
+    })
+    try:
+        results = run(args.requests)
+    finally:
+        server.stop()
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    base = results["baseline_getitem_ms"]
+    print(f"moto server over HTTP on 127.0.0.1, {args.requests} requests per scenario")
+    print(f"baseline: one GetItem round trip p50 {base['p50']:.2f} ms  p99 {base['p99']:.2f} ms")
+    print(f"{'scenario':<34}{'p50 ms':>8}{'p99 ms':>8}{'x GetItem':>10}{'calls/req':>10}{'reads':>7}{'writes':>7}{'items written':>14}")
+    for name, r in results["scenarios"].items():
+        print(f"{name:<34}{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}{r['p50_ms'] / base['p50']:>10.1f}"
+              f"{r['calls_per_request']:>10.2f}{r['reads_per_request']:>7.2f}{r['writes_per_request']:>7.2f}"
+              f"{r['item_writes_per_request']:>14.2f}")
+    for name, r in results["scenarios"].items():
+        print(f"  {name}: {r['calls']}")
+    ops = ", ".join(f"{op} {ms:.2f}" for op, ms in sorted(results["op_p50_ms"].items()))
+    print(f"median ms per DynamoDB operation (all scenarios): {ops}")
+
+
+def run(n: int) -> dict[str, Any]:
+    from gateway import aws
+    from gateway.keys import admin, enforce, resolve
+    from gateway.keys.schemas import GenerateKeyRequest, NewTeamRequest
+    from gateway.keys.store.dynamodb import ensure_table, serialize
+
+    ensure_table("keys-bench")
+    client = aws.client("dynamodb")
+    counter = CallCounter()
+    client.meta.events.register("before-parameter-build.dynamodb.*", counter)
+    # A second client, not counted and not timed, removes each spend-log item after its request:
+    # moto deep-copies the whole table on every TransactWriteItems (its rollback), so latency would
+    # otherwise grow with the number of logs stored. Real DynamoDB has no such cost.
+    import boto3
+
+    janitor = boto3.session.Session().client("dynamodb")
+    timer = OpTimer()
+    client.meta.events.register("before-call.dynamodb.*", timer.before)
+    client.meta.events.register("after-call.dynamodb.*", timer.after)
+
+    big = dict(rpm_limit=10**9, tpm_limit=10**12, max_budget=10**9, max_parallel_requests=10**6)
+    admin.new_team(NewTeamRequest(team_id="bench-team", **big))
+    key_only = admin.generate_key(GenerateKeyRequest(**big, budget_duration="30d"))["key"]
+    with_team = admin.generate_key(GenerateKeyRequest(**big, team_id="bench-team"))["key"]
+
+    def one_request(token: str, rid: str) -> None:
+        principal = resolve.resolve_token(token)
+        adm = enforce.admit(principal, request_id=rid, model="mock", prompt_tokens=20, max_tokens=50,
+                            input_cost_per_token=1e-6, output_cost_per_token=2e-6)
+        enforce.settle(adm, prompt_tokens=20, completion_tokens=30, cost=8e-5, status=200, deployment="mock-1",
+                       router={"strategy": "bench"}, latency_ms=1.0)
+
+    def clean_logs() -> None:
+        for page in janitor.get_paginator("scan").paginate(
+            TableName="keys-bench", FilterExpression="begins_with(pk, :p)",
+            ExpressionAttributeValues={":p": {"S": "KEYLOG#"}}, ProjectionExpression="pk, sk",
+        ):
+            for item in page["Items"]:
+                janitor.delete_item(TableName="keys-bench", Key=item)
+
+    def measure(fn: Callable[[int], None]) -> tuple[list[float], Counter[str], int]:
+        for i in range(20):  # warm up connections and caches
+            fn(-i - 1)
+        clean_logs()
+        times, calls, item_writes = [], Counter(), 0
+        for i in range(n):
+            counter.reset()
+            t0 = time.perf_counter()
+            fn(i)
+            times.append((time.perf_counter() - t0) * 1000)
+            calls.update(counter.calls)
+            item_writes += counter.item_writes
+            clean_logs()
+        return times, calls, item_writes
+
+    key_item = serialize({"pk": "KEY#" + resolve.resolve_token(key_only).key_hash, "sk": "META"})
+    base_times, _, _ = measure(lambda i: client.get_item(TableName="keys-bench", Key=key_item))
+
+    scenarios: dict[str, Any] = {}
+
+    def record(name: str, fn: Callable[[int], None]) -> None:
+        times, calls, item_writes = measure(fn)
+        reads = sum(v for k, v in calls.items() if k in READS)
+        writes = sum(v for k, v in calls.items() if k in WRITES)
+        scenarios[name] = {
+            "p50_ms": statistics.median(times), "p99_ms": _pct(times, 99),
+            "calls_per_request": sum(calls.values()) / n, "reads_per_request": reads / n,
+            "writes_per_request": writes / n, "item_writes_per_request": item_writes / n,
+            "calls": dict(calls),
+        }
+
+    record("warm key (cache hit), no team", lambda i: one_request(key_only, f"a{i}"))
+    record("warm key, team with limits", lambda i: one_request(with_team, f"b{i}"))
+    os.environ["KEY_CACHE_TTL_SECONDS"] = "0"
+    resolve.invalidate()  # drop entries cached with the 10 s TTL
+    record("cold key (cache off), no team", lambda i: one_request(key_only, f"c{i}"))
+    record("cold key (cache off), team", lambda i: one_request(with_team, f"d{i}"))
+    os.environ["KEY_CACHE_TTL_SECONDS"] = "10"
+    record("master key (log only)", lambda i: enforce.settle(
+        enforce.admit(__import__("gateway.auth", fromlist=["Principal"]).Principal.master(), request_id=f"m{i}",
+                      model="mock", prompt_tokens=1, max_tokens=1, input_cost_per_token=0, output_cost_per_token=0),
+        prompt_tokens=1, completion_tokens=1, cost=0.0, status=200, deployment=None, router=None, latency_ms=1.0))
+    return {
+        "requests": n,
+        "op_p50_ms": {op: statistics.median(v) for op, v in timer.times.items() if op != "Scan"},
+        "baseline_getitem_ms": {"p50": statistics.median(base_times), "p99": _pct(base_times, 99)},
+        "scenarios": scenarios,
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""A small per-process TTL cache for resolved keys.
+
+How long a revoked key keeps working: a key that is blocked, deleted, regenerated or changed is
+refused by the very next *model request* on any instance, because admission asserts the key's
+config version in its conditional write (see ``limits.py``). Only requests that do not admit
+(``/v1/models``, an admin key on the admin API) rely on this cache, and for those a revoked key works
+for at most ``KEY_CACHE_TTL_SECONDS`` (default 10 s) on instances that had it cached. ``0`` disables
+caching (one GetItem per request).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+def ttl_seconds() -> float:
+    return float(os.environ.get("KEY_CACHE_TTL_SECONDS", "10"))
+
+
+class TTLCache(Generic[V]):
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._data: OrderedDict[str, tuple[float, V]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, key: str) -> V | None:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None:
+                return None
+            if time.monotonic() >= hit[0]:
+                del self._data[key]
+                return None
+            return hit[1]
+
+    def put(self, key: str, value: V, ttl: float | None = None) -> None:
+        ttl = ttl_seconds() if ttl is None else ttl
+        if ttl <= 0:
+            return
+        with self._lock:
+            self._data[key] = (time.monotonic() + ttl, value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+    def pop(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()

@@ -1,0 +1,230 @@
+"""What the completion pipeline calls around every model request.
+
+    principal = auth.authenticate(...)              # resolve.resolve_token for virtual keys
+    enforce.check_model_access(principal, model)    # 403 model_not_allowed
+    adm = enforce.admit(principal, request_id=..., model=..., prompt_tokens=..., max_tokens=...,
+                        input_cost_per_token=..., output_cost_per_token=...)   # 429 / 503
+    try:
+        response = call_provider(...)
+    except Exception as exc:
+        enforce.release(adm, status=..., error_code=...)
+        raise
+    enforce.settle(adm, prompt_tokens=..., completion_tokens=..., cost=..., status=200,
+                   deployment=..., router=..., latency_ms=...)
+    # add adm.headers to the response
+
+DynamoDB traffic on a warm key (config cached): admit = 1 conditional UpdateItem on the key's
+counters (+1 on the team's if the team has limits); settle/release = 1 TransactWriteItems (key
+counters, team counters if any, spend log). No reads. So a key without team limits costs 2 calls
+and 3 item writes per request.
+"""
+from __future__ import annotations
+
+import fnmatch
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from gateway.auth import Principal
+from gateway.keys import budgets, limits, resolve, spend
+from gateway.keys import errors as kerr
+from gateway.keys.models import ZERO, SpendLog, to_cost
+from gateway.keys.store import get_store
+from gateway.keys.store.base import UsageDelta, Settlement
+
+ALL_MODELS = {"*", "all-proxy-models"}
+ALL_TEAM_MODELS = "all-team-models"
+
+
+# ---------------------------------------------------------------- model access
+def _matches(model: str, allowed: tuple[str, ...] | list[str]) -> bool:
+    for entry in allowed:
+        if entry in ALL_MODELS or entry == model or ("*" in entry and fnmatch.fnmatchcase(model, entry)):
+            return True
+    return False
+
+
+def _key_allows(principal: Principal, model: str) -> bool:
+    key_models = tuple(principal.key.models) if principal.key is not None else ()
+    team_models = tuple(principal.team.models) if principal.team is not None else ()
+    if key_models and ALL_TEAM_MODELS not in key_models and not _matches(model, key_models):
+        return False
+    if team_models and not _matches(model, team_models):
+        return False
+    return True
+
+
+def allowed_models(principal: Principal, all_models: list[str]) -> list[str]:
+    """The subset of ``all_models`` this caller may use (key models ∩ team models; empty = all;
+    ``all-team-models`` on the key = whatever the team allows), in the given order."""
+    if principal.kind == "master" or principal.key is None:
+        return list(all_models)
+    return [m for m in all_models if _key_allows(principal, m)]
+
+
+def check_model_access(principal: Principal, model: str) -> None:
+    """403 ``model_not_allowed`` unless the key and its team both allow ``model``."""
+    if principal.kind == "master" or principal.key is None:
+        return
+    if not _key_allows(principal, model):
+        raise kerr.model_not_allowed(model)
+
+
+# ---------------------------------------------------------------- admission
+@dataclass
+class Admission:
+    """One admitted request: what it reserved, so settle/release can give back exactly that."""
+
+    request_id: str
+    principal: Principal
+    model: str
+    start_time: float
+    key_hash: str
+    team_id: str | None = None
+    user_id: str | None = None
+    key_alias: str | None = None
+    key_reserved: Decimal | None = None  # cost reserved on the key's counters (None: nothing taken)
+    team_reserved: Decimal | None = None  # cost reserved on the team's counters (None: nothing taken)
+    reserved_tokens: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    done: bool = False
+    started_monotonic: float = field(default_factory=time.monotonic)
+
+
+def admit(
+    principal: Principal,
+    *,
+    request_id: str,
+    model: str,
+    prompt_tokens: int,
+    max_tokens: int,
+    input_cost_per_token: float,
+    output_cost_per_token: float,
+) -> Admission:
+    """Reserve budget, rpm, tpm and a parallel slot on the key and its team, atomically per item.
+
+    429 (``budget_exceeded`` / ``requests`` / ``tokens``) with ``retry-after`` and ``x-ratelimit-*``
+    headers when a limit is reached; 401/403 if the key was revoked since it was cached; 503 if
+    DynamoDB does not answer. On any failure nothing stays reserved.
+    """
+    now = time.time()
+    if principal.kind == "master" or principal.key is None:
+        return Admission(request_id=request_id, principal=principal, model=model, start_time=now, key_hash=principal.key_id)
+    cost = budgets.worst_case_cost(prompt_tokens, max_tokens, input_cost_per_token, output_cost_per_token)
+    tokens = int(prompt_tokens) + int(max_tokens)
+    try:
+        return _admit(principal, request_id, model, cost, tokens, now)
+    except kerr.StoreUnavailable as exc:
+        raise kerr.unavailable(str(exc)) from exc
+
+
+def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tokens: int, now: float) -> Admission:
+    store = get_store()
+    for _ in range(3):
+        key, team = principal.key, principal.team
+        resolve.check(key, team, now)
+        try:
+            on_key = limits.reserve(store, "key", key.token, key.limits, key.version,
+                                    cost=cost, tokens=tokens, now=now, scope="this key")
+        except limits.VersionChanged:
+            principal = resolve.refresh(principal)  # blocked/deleted/changed: reload (raises if unusable)
+            check_model_access(principal, model)
+            continue
+        headers = limits.rate_headers(key.limits, on_key.usage, now)
+        team_reserved = None
+        if team is not None and team.limits.any:
+            try:
+                on_team = limits.reserve(store, "team", team.team_id, team.limits, team.version,
+                                         cost=cost, tokens=tokens, now=now, scope=f"team {team.team_id}")
+            except BaseException as exc:
+                store.unreserve("key", key.token, on_key.reservation)  # nothing stays reserved
+                if isinstance(exc, limits.VersionChanged):
+                    principal = resolve.refresh(principal)
+                    check_model_access(principal, model)
+                    continue
+                raise
+            team_reserved = cost
+            headers = limits.merge_headers(headers, limits.rate_headers(team.limits, on_team.usage, now))
+        return Admission(
+            request_id=request_id, principal=principal, model=model, start_time=now, key_hash=key.token,
+            team_id=key.team_id, user_id=key.user_id, key_alias=key.key_alias,
+            key_reserved=cost, team_reserved=team_reserved, reserved_tokens=tokens, headers=headers,
+        )
+    raise kerr.unavailable("key configuration kept changing during admission")
+
+
+# ---------------------------------------------------------------- settle / release
+def settle(
+    admission: Admission,
+    *,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cost: float,
+    status: int,
+    deployment: str | None,
+    router: dict | None,
+    latency_ms: float,
+    error_code: str | None = None,
+    payload: dict | None = None,
+) -> None:
+    """Turn the reservation into the real cost, free the slot, write the spend log (exactly once).
+
+    Never raises for storage trouble: see ``spend.py`` (retries, then ERROR log + replay queue).
+    A second settle/release of the same admission is ignored. ``payload`` (e.g. ``{"messages": ...,
+    "response": ...}``) is stored only when ``GATEWAY_LOG_PROMPTS`` is on, truncated to
+    ``SPEND_LOG_MAX_PAYLOAD_BYTES`` (default 64 KiB; DynamoDB items are capped at 400 KB).
+    """
+    if admission.done:
+        return
+    admission.done = True
+    actual = to_cost(cost) if cost else ZERO
+    used_tokens = int(prompt_tokens) + int(completion_tokens)
+    now = time.time()
+    log = SpendLog(
+        request_id=admission.request_id, key_hash=admission.key_hash, team_id=admission.team_id,
+        user_id=admission.user_id, key_alias=admission.key_alias, model=admission.model,
+        deployment=deployment, router=router, prompt_tokens=int(prompt_tokens),
+        completion_tokens=int(completion_tokens), cost=actual, latency_ms=float(latency_ms),
+        status=int(status), error_code=error_code, start_time=admission.start_time, end_time=now,
+        ttl=spend.log_ttl(now), payload=spend.payload_text(payload),
+    )
+    key_delta = team_delta = None
+    if admission.key_reserved is not None:
+        key_delta = UsageDelta(spend=actual, release=admission.key_reserved,
+                               tokens=used_tokens - admission.reserved_tokens, parallel=-1)
+    if admission.team_id is not None:
+        if admission.team_reserved is not None:
+            team_delta = UsageDelta(spend=actual, release=admission.team_reserved,
+                                    tokens=used_tokens - admission.reserved_tokens, parallel=-1)
+        else:  # team without limits: only its spend total moves
+            team_delta = UsageDelta(spend=actual, release=ZERO, tokens=0, parallel=0)
+    settlement = Settlement(log=log, key=key_delta, team=team_delta,
+                            key_hash=admission.key_hash if key_delta else None,
+                            team_id=admission.team_id if team_delta else None)
+    try:
+        store = get_store()
+    except kerr.StoreUnavailable:
+        spend._record_failure(settlement)
+        return
+    spend.commit(store, settlement)
+
+
+def release(
+    admission: Admission,
+    *,
+    status: int,
+    error_code: str | None,
+    deployment: str | None = None,
+    router: dict | None = None,
+    latency_ms: float | None = None,
+) -> None:
+    """The request failed: give back its whole reservation and slot, log it with cost 0."""
+    if latency_ms is None:
+        latency_ms = (time.monotonic() - admission.started_monotonic) * 1000
+    settle(admission, prompt_tokens=0, completion_tokens=0, cost=0.0, status=status, deployment=deployment,
+           router=router, latency_ms=latency_ms, error_code=error_code)
+
+
+__all__ = ["Admission", "admit", "settle", "release", "check_model_access", "allowed_models"]
+
+

@@ -1,0 +1,67 @@
+"""The errors this package raises, all as OpenAI-shaped ``GatewayError`` (status, type, code, headers).
+
+Storage failures are ``StoreUnavailable`` internally and surface as 503: the gateway fails closed,
+it never serves a request whose key or limits it could not check.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from gateway.errors import GatewayError
+
+
+class StoreUnavailable(Exception):
+    """DynamoDB could not be reached, throttled past retries, or the table is missing."""
+
+
+class AlreadySettled(Exception):
+    """A settle for this request id was already recorded (a replay or a retried success)."""
+
+
+def key_invalid() -> GatewayError:
+    return GatewayError(401, "Invalid API key.", type="authentication_error", code="invalid_api_key")
+
+
+def key_expired() -> GatewayError:
+    return GatewayError(401, "This API key has expired.", type="authentication_error", code="key_expired")
+
+
+def key_blocked() -> GatewayError:
+    return GatewayError(403, "This API key is blocked.", type="permission_error", code="key_blocked")
+
+
+def team_blocked() -> GatewayError:
+    return GatewayError(403, "This API key's team is blocked.", type="permission_error", code="team_blocked")
+
+
+def model_not_allowed(model: str) -> GatewayError:
+    return GatewayError(
+        403,
+        f"This API key is not allowed to use model '{model}'.",
+        type="permission_error",
+        code="model_not_allowed",
+        param="model",
+    )
+
+
+def unavailable(detail: str = "") -> GatewayError:
+    message = "Key and budget store unavailable; request refused (fail closed). Retry shortly."
+    return GatewayError(503, message + (f" ({detail})" if detail else ""), type="service_unavailable",
+                        code="key_store_unavailable", headers={"retry-after": "1"})
+
+
+def budget_exceeded(scope: str, spend: str, max_budget: str, headers: Mapping[str, str]) -> GatewayError:
+    return GatewayError(
+        429,
+        f"Budget exceeded for {scope}: spend {spend} + reserved for this request would pass max_budget {max_budget}.",
+        type="budget_exceeded",
+        code="budget_exceeded",
+        headers=headers,
+    )
+
+
+def rate_limited(scope: str, what: str, limit: int, headers: Mapping[str, str]) -> GatewayError:
+    kind = {"rpm": "requests", "tpm": "tokens", "parallel": "requests"}[what]
+    label = {"rpm": "requests per minute", "tpm": "tokens per minute", "parallel": "parallel requests"}[what]
+    code = "max_parallel_requests_exceeded" if what == "parallel" else "rate_limit_exceeded"
+    return GatewayError(429, f"Rate limit reached for {scope}: {limit} {label}.", type=kind, code=code, headers=headers)

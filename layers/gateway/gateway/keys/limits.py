@@ -1,0 +1,167 @@
+"""The admission algorithm for one usage item (a key's or a team's): reserve, or say why not.
+
+Fast path: ONE conditional ``UpdateItem`` that asserts the caller's view (config version, current
+minute window, budget period) and every limit, and adds the request (1 request, its tokens, its
+worst-case cost, 1 parallel slot). Its condition is evaluated by DynamoDB at write time, so N
+instances racing on the same key cannot together pass a limit: there is no read-check-write gap.
+
+Slow path, only when that condition fails: look at the item as it was (returned by the failed
+write, no extra read) and either
+- roll the window or the budget period forward with a guarded write, then retry;
+- free slots and reservations leaked by an instance killed mid-request (no admission for longer
+  than a Lambda can run, ``STALE_AFTER_SECONDS``), then retry;
+- or report the limit that is really reached (429 with ``retry-after`` and ``x-ratelimit-*``).
+
+rpm/tpm use fixed one-minute windows (``epoch // 60``), as LiteLLM's limiter does: at most ``rpm``
+requests are admitted per window; across a window boundary two windows' worth can arrive within
+60 s. tpm counts ``prompt_tokens + max_tokens`` at admission and settle corrects it to the real
+total, so within a window tokens never pass ``tpm`` at admission.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+
+from gateway.errors import GatewayError
+from gateway.keys import budgets
+from gateway.keys import errors as kerr
+from gateway.keys.models import Limits, Usage
+from gateway.keys.store.base import Kind, KeyStore, Reservation
+
+WINDOW_SECONDS = 60
+#: Lambda runs at most 900 s; no admission for longer than this means nothing is in flight.
+STALE_AFTER_SECONDS = float(os.environ.get("KEY_SLOT_STALE_SECONDS", "960"))
+MAX_ATTEMPTS = 8
+
+
+class VersionChanged(Exception):
+    """The key/team config changed (update, block, delete) since the caller cached it."""
+
+    def __init__(self, usage: Usage) -> None:
+        super().__init__("config version changed")
+        self.usage = usage
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """A successful reservation on one item, enough to undo or settle it."""
+
+    kind: Kind
+    ident: str
+    reservation: Reservation
+    usage: Usage  # counters right after the reservation
+
+
+def window_of(now: float) -> int:
+    return int(now // WINDOW_SECONDS)
+
+
+def rate_headers(limits: Limits, usage: Usage, now: float) -> dict[str, str]:
+    """OpenAI's ``x-ratelimit-*`` headers for the limits this item has."""
+    headers: dict[str, str] = {}
+    reset = max(0, (window_of(now) + 1) * WINDOW_SECONDS - now)
+    if limits.rpm_limit is not None:
+        headers["x-ratelimit-limit-requests"] = str(limits.rpm_limit)
+        headers["x-ratelimit-remaining-requests"] = str(max(0, limits.rpm_limit - usage.requests))
+        headers["x-ratelimit-reset-requests"] = f"{reset:.0f}s"
+    if limits.tpm_limit is not None:
+        headers["x-ratelimit-limit-tokens"] = str(limits.tpm_limit)
+        headers["x-ratelimit-remaining-tokens"] = str(max(0, limits.tpm_limit - usage.tokens))
+        headers["x-ratelimit-reset-tokens"] = f"{reset:.0f}s"
+    return headers
+
+
+def merge_headers(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
+    """Key and team headers together: the tighter (smaller remaining) wins."""
+    out = dict(a)
+    for name, value in b.items():
+        if name not in out:
+            out[name] = value
+        elif name.startswith(("x-ratelimit-remaining", "x-ratelimit-limit")):
+            out[name] = str(min(int(out[name]), int(value)))
+    return out
+
+
+def reserve(
+    store: KeyStore,
+    kind: Kind,
+    ident: str,
+    limits: Limits,
+    version: int,
+    *,
+    cost: Decimal,
+    tokens: int,
+    now: float,
+    scope: str,
+) -> Reserved:
+    """Take one request's share of ``limits`` on one item, or raise a 429 GatewayError.
+
+    Raises ``VersionChanged`` if the config moved on (the caller reloads it) and
+    ``kerr.StoreUnavailable`` if DynamoDB does not answer.
+    """
+    window = window_of(now)
+    period = budgets.current_period(limits, now)
+    for _ in range(MAX_ATTEMPTS):
+        r = Reservation(
+            version=version,
+            window=window,
+            period=period,
+            cost=cost,
+            tokens=tokens,
+            budget_cap=None if limits.max_budget is None else limits.max_budget - cost,
+            rpm=limits.rpm_limit,
+            tpm_cap=None if limits.tpm_limit is None else limits.tpm_limit - tokens,
+            parallel=limits.max_parallel_requests,
+            now=now,
+        )
+        result = store.reserve(kind, ident, r)
+        if result.ok:
+            return Reserved(kind, ident, r, result.usage)
+        u = result.usage
+        if not u.exists or u.version != version:
+            raise VersionChanged(u)
+        moved = False
+        if u.window is None or u.window < window:
+            store.reset_usage(kind, ident, {"window": window, "requests": 0, "tokens": 0}, {"window": u.window})
+            moved = True
+        elif u.window > window:  # another instance's clock is ahead: share its window
+            window, moved = u.window, True
+        if period is not None:
+            if u.period is None or u.period < period:
+                store.reset_usage(kind, ident, *budgets.period_reset(u, period))
+                moved = True
+            elif u.period > period:
+                period, moved = u.period, True
+        if moved:
+            continue
+        if (u.parallel > 0 or u.reserved > 0) and u.active_at < now - STALE_AFTER_SECONDS:
+            store.reset_usage(
+                kind, ident,
+                {"parallel": 0, "reserved": Decimal(0), "committed": u.spend},
+                {"active_at": Decimal(str(round(u.active_at, 3))), "parallel": u.parallel, "reserved": u.reserved, "spend": u.spend},
+            )
+            continue
+        error = _limit_error(limits, r, u, now, scope)
+        if error is not None:
+            raise error
+        # The item changed between the failed write and now (a settle freed room): try again.
+    raise kerr.StoreUnavailable(f"could not reserve on {kind} after {MAX_ATTEMPTS} attempts (contention)")
+
+
+def _limit_error(limits: Limits, r: Reservation, u: Usage, now: float, scope: str) -> GatewayError | None:
+    headers = rate_headers(limits, u, now)
+    window_reset = str(max(1, math.ceil((r.window + 1) * WINDOW_SECONDS - now)))
+    if r.budget_cap is not None and u.committed > r.budget_cap:
+        reset = budgets.seconds_to_reset(limits, r.period, now)
+        if reset is not None:
+            headers["retry-after"] = str(reset)
+        return kerr.budget_exceeded(scope, f"{u.spend}", f"{limits.max_budget}", headers | {"x-budget-reserved": f"{u.reserved}"})
+    if r.rpm is not None and u.requests >= r.rpm:
+        return kerr.rate_limited(scope, "rpm", r.rpm, headers | {"retry-after": window_reset})
+    if r.tpm_cap is not None and u.tokens > r.tpm_cap:
+        return kerr.rate_limited(scope, "tpm", limits.tpm_limit or 0, headers | {"retry-after": window_reset})
+    if r.parallel is not None and u.parallel >= r.parallel:
+        return kerr.rate_limited(scope, "parallel", r.parallel, headers | {"retry-after": "1"})
+    return None

@@ -1,0 +1,80 @@
+"""Token -> ``Principal``: the lookup ``gateway.auth`` does for every non-master token.
+
+The token is hashed (SHA-256) and looked up by hash; the key and its team are cached in memory for
+``KEY_CACHE_TTL_SECONDS`` (see ``cache.py`` for what that means for revocation). A store that does
+not answer fails closed with 503: no request passes on a key that could not be checked.
+"""
+from __future__ import annotations
+
+import time
+
+from gateway.auth import Principal
+from gateway.keys import errors as kerr
+from gateway.keys.cache import TTLCache
+from gateway.keys.models import KeyRecord, TeamRecord
+from gateway.keys.store import get_store
+from gateway.keys.tokens import hash_token
+
+_cache: TTLCache[Principal] = TTLCache()
+
+
+def resolve_token(token: str) -> Principal:
+    """The principal for a virtual key token; 401 unknown/expired, 403 blocked, 503 store down."""
+    key_hash = hash_token(token)
+    principal = _cache.get(key_hash)
+    if principal is None:
+        principal = load(key_hash)
+    check(principal.key, principal.team)
+    return principal
+
+
+def load(key_hash: str) -> Principal:
+    """Read key and team from the store (no cache read) and cache the result if it is usable."""
+    try:
+        store = get_store()
+        key = store.get_key(key_hash)
+        if key is None:
+            _cache.pop(key_hash)
+            raise kerr.key_invalid()
+        team = store.get_team(key.team_id) if key.team_id else None
+    except kerr.StoreUnavailable as exc:
+        raise kerr.unavailable(str(exc)) from exc
+    if key.team_id and team is None:
+        _cache.pop(key_hash)
+        raise kerr.key_invalid()  # its team was deleted (which deletes its keys)
+    principal = principal_for(key, team)
+    check(key, team)
+    _cache.put(key_hash, principal)
+    return principal
+
+
+def principal_for(key: KeyRecord, team: TeamRecord | None) -> Principal:
+    return Principal(kind="virtual", key_hash=key.token, key=key, team=team, is_admin=key.is_admin)
+
+
+def check(key: KeyRecord, team: TeamRecord | None, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    if key.blocked:
+        raise kerr.key_blocked()
+    if key.expired(now):
+        raise kerr.key_expired()
+    if team is not None and team.blocked:
+        raise kerr.team_blocked()
+
+
+def invalidate(key_hash: str | None = None) -> None:
+    """Forget one cached key (admin changes in this process) or all of them."""
+    if key_hash is None:
+        _cache.clear()
+    else:
+        _cache.pop(key_hash)
+
+
+def refresh(principal: Principal) -> Principal:
+    """Reload a principal whose cached config turned out stale; raises if it is no longer usable."""
+    assert principal.key_hash is not None
+    _cache.pop(principal.key_hash)
+    return load(principal.key_hash)
+
+
+__all__ = ["resolve_token", "invalidate", "refresh", "load", "check"]

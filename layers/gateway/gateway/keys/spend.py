@@ -1,0 +1,116 @@
+"""Recording spend exactly once: the settle transaction, its retries, and what happens if it fails.
+
+Each request's spend is one DynamoDB transaction: the key's (and team's) counters move and the
+spend-log item is written together, the log put being conditional on the item not existing. A retry
+of a transaction that in fact went through is therefore refused (``AlreadySettled``) instead of
+billing twice, and the sum of the spend logs always equals the recorded spend.
+
+If the transaction still fails after ``SETTLE_MAX_ATTEMPTS`` (default 5, backoff from 50 ms), the
+settlement is NOT dropped and NOT raised to the client (the provider has answered and been paid; the
+client should get its answer): it is logged at ERROR as one JSON line (``spend_settle_failed``, with
+every field needed to replay it) and kept in an in-process queue that the next settle on this
+instance replays first (``flush_pending``). The log line is the durable record if the instance
+is never invoked again; replaying it is safe because the log put is idempotent.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from dataclasses import asdict
+from typing import Any
+
+from gateway.keys.errors import AlreadySettled, StoreUnavailable
+from gateway.keys.store.base import KeyStore, Settlement
+
+logger = logging.getLogger("gateway.keys.spend")
+
+_pending: list[Settlement] = []
+_lock = threading.Lock()
+MAX_PENDING = 10_000
+
+
+def log_ttl(now: float) -> int:
+    days = float(os.environ.get("SPEND_LOG_TTL_DAYS", "30"))
+    return int(now + days * 86400)
+
+
+def payload_text(payload: dict | None) -> str | None:
+    """The prompt/response to store with the log: nothing unless GATEWAY_LOG_PROMPTS is on."""
+    from gateway.settings import get_settings
+
+    if payload is None or not get_settings().log_prompts:
+        return None
+    text = json.dumps(payload, default=str)
+    limit = int(os.environ.get("SPEND_LOG_MAX_PAYLOAD_BYTES", str(64 * 1024)))
+    return text if len(text.encode()) <= limit else text.encode()[:limit].decode(errors="ignore") + "...[truncated]"
+
+
+def max_attempts() -> int:
+    return max(1, int(os.environ.get("SETTLE_MAX_ATTEMPTS", "5")))
+
+
+def commit(store: KeyStore, settlement: Settlement) -> bool:
+    """Apply one settlement with retries. True if recorded (now or earlier), False if queued for replay."""
+    flush_pending(store)
+    if _commit_with_retries(store, settlement):
+        return True
+    _record_failure(settlement)
+    return False
+
+
+def _commit_with_retries(store: KeyStore, settlement: Settlement) -> bool:
+    attempts = max_attempts()
+    for attempt in range(attempts):
+        try:
+            store.commit(settlement)
+            return True
+        except AlreadySettled:
+            return True
+        except StoreUnavailable as exc:
+            if attempt + 1 == attempts:
+                logger.warning("settle attempt %d failed for %s: %s", attempt + 1, settlement.log.request_id, exc)
+                return False
+            time.sleep(min(1.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+    return False
+
+
+def _record_failure(settlement: Settlement) -> None:
+    logger.error(json.dumps({"event": "spend_settle_failed", "request_id": settlement.log.request_id,
+                             "settlement": _jsonable(settlement)}, default=str))
+    with _lock:
+        if len(_pending) < MAX_PENDING:
+            _pending.append(settlement)
+
+
+def flush_pending(store: KeyStore) -> int:
+    """Replay queued settlements (oldest first); returns how many are still pending."""
+    with _lock:
+        if not _pending:
+            return 0
+        batch = list(_pending)
+        _pending.clear()
+    still: list[Settlement] = []
+    for s in batch:
+        try:
+            store.commit(s)
+            logger.info("replayed settlement %s", s.log.request_id)
+        except AlreadySettled:
+            pass
+        except StoreUnavailable:
+            still.append(s)
+    with _lock:
+        _pending[:0] = still
+        return len(_pending)
+
+
+def pending() -> list[Settlement]:
+    with _lock:
+        return list(_pending)
+
+
+def _jsonable(settlement: Settlement) -> dict[str, Any]:
+    return asdict(settlement)

@@ -1,0 +1,143 @@
+"""The storage interface the key, limit and spend logic is written against.
+
+Kept small and in domain terms (records, reservations, settlements) so the algorithms in
+``limits.py``/``budgets.py`` do not know about DynamoDB expressions, and another backend (or an
+in-memory fake) only has to implement these methods. Every method raises
+``gateway.keys.errors.StoreUnavailable`` when the backend cannot answer.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable, Literal
+
+from gateway.keys.models import KeyRecord, SpendLog, TeamRecord, Usage
+
+Kind = Literal["key", "team"]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What one admission takes from one usage item, and the conditions under which it may.
+
+    The store applies it in ONE conditional write: the counters move only if every condition holds
+    at the moment of the write, whatever other instances do at the same time.
+    """
+
+    version: int  # the META version the caller's cached record has; a mismatch fails the write
+    window: int  # rpm/tpm minute the caller believes is current
+    period: int | None  # budget period id (None: no periodic reset)
+    cost: Decimal  # worst-case cost reserved
+    tokens: int  # tokens counted against tpm now (prompt + max_tokens; refunded at settle)
+    budget_cap: Decimal | None  # committed must be <= this before the write (max_budget - cost)
+    rpm: int | None  # requests must be < this before the write
+    tpm_cap: int | None  # tokens must be <= this before the write (tpm - tokens)
+    parallel: int | None  # parallel must be < this before the write
+    now: float
+
+
+@dataclass(frozen=True)
+class ReserveResult:
+    ok: bool
+    usage: Usage  # after the write if ok; the item as it was when the condition failed otherwise
+
+
+@dataclass(frozen=True)
+class UsageDelta:
+    """How a settle or release moves one usage item."""
+
+    spend: Decimal  # actual cost added to spend and spend_total
+    release: Decimal  # reservation given back
+    tokens: int  # added to the tpm counter (negative: unused reserved tokens refunded)
+    parallel: int  # -1 to free the slot admission took, 0 if admission took none
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """Everything one settle writes, applied atomically with the spend log (exactly once per request)."""
+
+    log: SpendLog
+    key: UsageDelta | None = None
+    team: UsageDelta | None = None
+    key_hash: str | None = None
+    team_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class KeyStore(ABC):
+    # --- configuration records (admin API, key resolution) ---
+    @abstractmethod
+    def get_key(self, key_hash: str) -> KeyRecord | None: ...
+
+    @abstractmethod
+    def get_team(self, team_id: str) -> TeamRecord | None: ...
+
+    @abstractmethod
+    def get_usage(self, kind: Kind, ident: str) -> Usage: ...
+
+    @abstractmethod
+    def create_key(self, record: KeyRecord) -> None:
+        """Write a new key and its zeroed usage; raise ``KeyError`` if the hash already exists."""
+
+    @abstractmethod
+    def save_key(self, record: KeyRecord, expected_version: int) -> None:
+        """Replace a key's configuration if its version is still ``expected_version``; bumps the usage
+        item's version too, so in-flight admissions on other instances see the change at once.
+        Raise ``LookupError`` if the key is gone or changed meanwhile."""
+
+    @abstractmethod
+    def delete_keys(self, key_hashes: Iterable[str]) -> None: ...
+
+    @abstractmethod
+    def replace_key(self, old_hash: str, record: KeyRecord) -> None:
+        """Regenerate: move configuration and usage from ``old_hash`` to ``record.token`` atomically."""
+
+    @abstractmethod
+    def list_keys(self) -> list[KeyRecord]:
+        """All keys, oldest first."""
+
+    @abstractmethod
+    def create_team(self, record: TeamRecord) -> None: ...
+
+    @abstractmethod
+    def save_team(self, record: TeamRecord, expected_version: int) -> None: ...
+
+    @abstractmethod
+    def delete_team(self, team_id: str) -> None: ...
+
+    @abstractmethod
+    def list_teams(self) -> list[TeamRecord]: ...
+
+    # --- enforcement ---
+    @abstractmethod
+    def reserve(self, kind: Kind, ident: str, reservation: Reservation) -> ReserveResult: ...
+
+    @abstractmethod
+    def reset_usage(self, kind: Kind, ident: str, changes: dict[str, Any], guards: dict[str, Any]) -> bool:
+        """Set ``changes`` (``Usage`` field names: new window, new period, freed leaked slots) only if
+        each ``guards`` field still has the value given (``None``: absent). False if it did not."""
+
+    @abstractmethod
+    def unreserve(self, kind: Kind, ident: str, reservation: Reservation) -> None:
+        """Undo a successful ``reserve`` (rollback when a later check of the same admission failed)."""
+
+    @abstractmethod
+    def commit(self, settlement: Settlement) -> None:
+        """Apply usage deltas and write the spend log in one transaction; raise ``AlreadySettled`` if
+        the log for this request already exists (so a retry never bills twice)."""
+
+    # --- spend logs ---
+    @abstractmethod
+    def query_logs(
+        self,
+        *,
+        key_hash: str | None,
+        start: float,
+        end: float,
+        limit: int,
+        team_id: str | None = None,
+        user_id: str | None = None,
+        request_id: str | None = None,
+    ) -> list[SpendLog]:
+        """Logs with ``start <= start_time < end``, newest first, at most ``limit``."""

@@ -1,0 +1,717 @@
+"""The DynamoDB implementation of ``KeyStore`` on the gateway's single table.
+
+Item design (``pk``/``sk``, one GSI ``gsi1`` on ``gsi1pk``/``gsi1sk``; see /tmp/team/keys-design.md):
+
+| item | pk | sk | gsi1pk / gsi1sk | written by |
+| --- | --- | --- | --- | --- |
+| key config | ``KEY#<sha256>`` | ``META`` | ``KEYS`` / ``<created>#<sha256>`` | admin API only |
+| key counters | ``KEY#<sha256>`` | ``USAGE`` | (none: not indexed) | every request |
+| team config | ``TEAM#<id>`` | ``META`` | ``TEAMS`` / ``<created>#<id>`` | admin API only |
+| team counters | ``TEAM#<id>`` | ``USAGE`` | (none) | every request of its keys |
+| spend log | ``KEYLOG#<sha256>`` | ``<start iso>#<request id>`` | ``LOGDAY#<yyyy-mm-dd>`` / ``<start iso>#<request id>`` | settle/release; ``ttl`` |
+
+Config and counters are separate items on purpose: the GSI projects ALL attributes, so a counter
+update on an indexed item would cost a second (GSI) write on every request. Counter items carry no
+``gsi1pk`` and are never indexed.
+
+All calls go through the low-level client from ``gateway.aws`` (``AWS_ENDPOINT_URL`` points it at
+moto). Connection errors, throttling past botocore's retries and a missing table become
+``StoreUnavailable``; callers turn that into a 503 (fail closed).
+"""
+from __future__ import annotations
+
+import functools
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Iterable
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gateway import aws
+from gateway.keys.errors import AlreadySettled, StoreUnavailable
+from gateway.keys.models import ZERO, KeyRecord, Limits, SpendLog, TeamRecord, Usage
+from gateway.keys.store.base import Kind, KeyStore, Reservation, ReserveResult, Settlement, UsageDelta
+
+_SER = TypeSerializer()
+_DESER = TypeDeserializer()
+
+#: ``Usage`` field -> short attribute name on the USAGE item (short names keep the hot item small).
+USAGE_ATTRS = {
+    "spend": "spend",
+    "spend_total": "spend_total",
+    "reserved": "rsv",
+    "committed": "com",
+    "period": "bp",
+    "window": "win",
+    "requests": "rq",
+    "tokens": "tk",
+    "parallel": "par",
+    "active_at": "act",
+    "version": "ver",
+}
+
+_UNAVAILABLE_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ResourceNotFoundException",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+}
+_RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+
+
+# ---------------------------------------------------------------- value conversion
+def _dynamo_value(value: Any) -> Any:
+    """Python -> what TypeSerializer accepts (it refuses floats; DynamoDB numbers are decimal)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return _decimal(Decimal(repr(value)))
+    if isinstance(value, Decimal):
+        return _decimal(value)
+    if isinstance(value, dict):
+        return {str(k): _dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_dynamo_value(v) for v in value]
+    return value
+
+
+def _decimal(value: Decimal) -> Decimal:
+    """Plain notation (``0.02``, never ``2E-2`` or ``0E-10``): some emulators cannot add exponents."""
+    if value == 0:
+        return Decimal(0)
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Decimal(text)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB -> JSON-friendly Python (Decimal -> int/float) for free-form fields like metadata."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, set, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _SER.serialize(_dynamo_value(v)) for k, v in item.items() if v is not None}
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _DESER.deserialize(v) for k, v in item.items()}
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _opt_dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+# ---------------------------------------------------------------- records <-> items
+def _limits_item(limits: Limits) -> dict[str, Any]:
+    return {
+        "max_budget": limits.max_budget,
+        "budget_duration": limits.budget_duration,
+        "rpm_limit": limits.rpm_limit,
+        "tpm_limit": limits.tpm_limit,
+        "max_parallel_requests": limits.max_parallel_requests,
+    }
+
+
+def _limits(raw: dict[str, Any]) -> Limits:
+    return Limits(
+        max_budget=_opt_dec(raw.get("max_budget")),
+        budget_duration=raw.get("budget_duration"),
+        rpm_limit=_opt_int(raw.get("rpm_limit")),
+        tpm_limit=_opt_int(raw.get("tpm_limit")),
+        max_parallel_requests=_opt_int(raw.get("max_parallel_requests")),
+    )
+
+
+def key_item(record: KeyRecord) -> dict[str, Any]:
+    return {
+        "pk": f"KEY#{record.token}",
+        "sk": "META",
+        "type": "key",
+        "gsi1pk": "KEYS",
+        "gsi1sk": f"{_iso(record.created_at)}#{record.token}",
+        "token": record.token,
+        "key_name": record.key_name,
+        "key_alias": record.key_alias,
+        "models": list(record.models),
+        **_limits_item(record.limits),
+        "expires": record.expires,
+        "blocked": record.blocked,
+        "metadata": record.metadata or {},
+        "team_id": record.team_id,
+        "user_id": record.user_id,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "ver": record.version,
+    }
+
+
+def key_record(raw: dict[str, Any]) -> KeyRecord:
+    return KeyRecord(
+        token=raw["token"],
+        key_name=raw.get("key_name"),
+        key_alias=raw.get("key_alias"),
+        models=tuple(raw.get("models") or ()),
+        limits=_limits(raw),
+        expires=float(raw["expires"]) if raw.get("expires") is not None else None,
+        blocked=bool(raw.get("blocked", False)),
+        metadata=_plain(raw.get("metadata") or {}),
+        team_id=raw.get("team_id"),
+        user_id=raw.get("user_id"),
+        created_at=float(raw.get("created_at", 0)),
+        updated_at=float(raw.get("updated_at", 0)),
+        version=int(raw.get("ver", 1)),
+    )
+
+
+def team_item(record: TeamRecord) -> dict[str, Any]:
+    return {
+        "pk": f"TEAM#{record.team_id}",
+        "sk": "META",
+        "type": "team",
+        "gsi1pk": "TEAMS",
+        "gsi1sk": f"{_iso(record.created_at)}#{record.team_id}",
+        "team_id": record.team_id,
+        "team_alias": record.team_alias,
+        "models": list(record.models),
+        **_limits_item(record.limits),
+        "blocked": record.blocked,
+        "metadata": record.metadata or {},
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "ver": record.version,
+    }
+
+
+def team_record(raw: dict[str, Any]) -> TeamRecord:
+    return TeamRecord(
+        team_id=raw["team_id"],
+        team_alias=raw.get("team_alias"),
+        models=tuple(raw.get("models") or ()),
+        limits=_limits(raw),
+        blocked=bool(raw.get("blocked", False)),
+        metadata=_plain(raw.get("metadata") or {}),
+        created_at=float(raw.get("created_at", 0)),
+        updated_at=float(raw.get("updated_at", 0)),
+        version=int(raw.get("ver", 1)),
+    )
+
+
+def usage_from(raw: dict[str, Any] | None) -> Usage:
+    if not raw:
+        return Usage(exists=False)
+    a = USAGE_ATTRS
+    return Usage(
+        spend=Decimal(raw.get(a["spend"], ZERO)),
+        spend_total=Decimal(raw.get(a["spend_total"], ZERO)),
+        reserved=Decimal(raw.get(a["reserved"], ZERO)),
+        committed=Decimal(raw.get(a["committed"], ZERO)),
+        period=_opt_int(raw.get(a["period"])),
+        window=_opt_int(raw.get(a["window"])),
+        requests=int(raw.get(a["requests"], 0)),
+        tokens=int(raw.get(a["tokens"], 0)),
+        parallel=int(raw.get(a["parallel"], 0)),
+        active_at=float(raw.get(a["active_at"], 0)),
+        version=_opt_int(raw.get(a["version"])),
+        exists=True,
+    )
+
+
+def _new_usage_item(pk: str, version: int, usage: Usage | None = None) -> dict[str, Any]:
+    u = usage or Usage()
+    return {
+        "pk": pk,
+        "sk": "USAGE",
+        "spend": u.spend,
+        "spend_total": u.spend_total,
+        "rsv": u.reserved,
+        "com": u.committed,
+        "bp": u.period,
+        "win": u.window,
+        "rq": u.requests,
+        "tk": u.tokens,
+        "par": u.parallel,
+        "act": Decimal(str(u.active_at)),
+        "ver": version,
+    }
+
+
+def log_item(log: SpendLog) -> dict[str, Any]:
+    start_iso = _iso(log.start_time)
+    return {
+        "pk": f"KEYLOG#{log.key_hash}",
+        "sk": f"{start_iso}#{log.request_id}",
+        "type": "spendlog",
+        "gsi1pk": f"LOGDAY#{start_iso[:10]}",
+        "gsi1sk": f"{start_iso}#{log.request_id}",
+        "request_id": log.request_id,
+        "api_key": log.key_hash,
+        "team_id": log.team_id,
+        "user_id": log.user_id,
+        "key_alias": log.key_alias,
+        "model": log.model,
+        "deployment": log.deployment,
+        "router": log.router,
+        "prompt_tokens": log.prompt_tokens,
+        "completion_tokens": log.completion_tokens,
+        "total_tokens": log.prompt_tokens + log.completion_tokens,
+        "spend": log.cost,
+        "latency_ms": Decimal(str(round(log.latency_ms, 3))),
+        "status": log.status,
+        "error_code": log.error_code,
+        "start_time": Decimal(str(log.start_time)),
+        "end_time": Decimal(str(log.end_time)),
+        "ttl": log.ttl,
+        "payload": log.payload,
+    }
+
+
+def spend_log(raw: dict[str, Any]) -> SpendLog:
+    return SpendLog(
+        request_id=raw["request_id"],
+        key_hash=raw["api_key"],
+        team_id=raw.get("team_id"),
+        user_id=raw.get("user_id"),
+        key_alias=raw.get("key_alias"),
+        model=raw.get("model", ""),
+        deployment=raw.get("deployment"),
+        router=_plain(raw.get("router")) if raw.get("router") is not None else None,
+        prompt_tokens=int(raw.get("prompt_tokens", 0)),
+        completion_tokens=int(raw.get("completion_tokens", 0)),
+        cost=Decimal(raw.get("spend", ZERO)),
+        latency_ms=float(raw.get("latency_ms", 0)),
+        status=int(raw.get("status", 0)),
+        error_code=raw.get("error_code"),
+        start_time=float(raw.get("start_time", 0)),
+        end_time=float(raw.get("end_time", 0)),
+        ttl=int(raw.get("ttl", 0)),
+        payload=raw.get("payload"),
+    )
+
+
+# ---------------------------------------------------------------- the store
+def _pk(kind: Kind, ident: str) -> str:
+    return f"KEY#{ident}" if kind == "key" else f"TEAM#{ident}"
+
+
+class _Expr:
+    """Collects placeholders for one expression so callers write readable clauses."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def n(self, attr: str) -> str:
+        ph = f"#{attr}"
+        self.names[ph] = attr
+        return ph
+
+    def v(self, value: Any) -> str:
+        ph = f":v{len(self.values)}"
+        self.values[ph] = value
+        return ph
+
+    def kwargs(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.names:
+            out["ExpressionAttributeNames"] = self.names
+        if self.values:
+            out["ExpressionAttributeValues"] = serialize(self.values)
+        return out
+
+
+def _delta_update(expr: _Expr, delta: UsageDelta) -> str:
+    """``ADD`` clause for a settle/release: keeps ``committed == spend + reserved``."""
+    parts = [
+        f"{expr.n('spend')} {expr.v(delta.spend)}",
+        f"{expr.n('spend_total')} {expr.v(delta.spend)}",
+        f"{expr.n('rsv')} {expr.v(-delta.release)}",
+        f"{expr.n('com')} {expr.v(delta.spend - delta.release)}",
+    ]
+    if delta.tokens:
+        parts.append(f"{expr.n('tk')} {expr.v(delta.tokens)}")
+    if delta.parallel:
+        parts.append(f"{expr.n('par')} {expr.v(delta.parallel)}")
+    return "ADD " + ", ".join(parts)
+
+
+class DynamoDBKeyStore(KeyStore):
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self.table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or aws.client("dynamodb")
+
+    # ------------------------------------------------------------ low-level
+    def _call(self, op: str, **kwargs: Any) -> dict[str, Any]:
+        """One client call; infrastructure failures become StoreUnavailable, the rest propagate."""
+        try:
+            return getattr(self.client, op)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _UNAVAILABLE_CODES:
+                raise StoreUnavailable(f"DynamoDB {op}: {code}") from exc
+            raise
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"DynamoDB {op}: {type(exc).__name__}") from exc
+
+    def _get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
+        out = self._call("get_item", TableName=self.table, Key=serialize({"pk": pk, "sk": sk}), ConsistentRead=consistent)
+        return deserialize(out["Item"]) if "Item" in out else None
+
+    def _query_all(self, **kwargs: Any) -> Iterable[dict[str, Any]]:
+        while True:
+            out = self._call("query", TableName=self.table, **kwargs)
+            for item in out.get("Items", []):
+                yield deserialize(item)
+            if "LastEvaluatedKey" not in out:
+                return
+            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        try:
+            self._call("transact_write_items", TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if any(r in _RETRYABLE_REASONS for r in reasons):
+                raise StoreUnavailable(f"transaction cancelled: {reasons}") from exc
+            raise _Cancelled(reasons) from exc
+
+    def ping(self) -> None:
+        """Readiness: one GetItem (needs only the permission requests use); StoreUnavailable if down."""
+        self._get("HEALTH", "PING")
+
+    # ------------------------------------------------------------ config records
+    def get_key(self, key_hash: str) -> KeyRecord | None:
+        raw = self._get(f"KEY#{key_hash}", "META")
+        return key_record(raw) if raw else None
+
+    def get_team(self, team_id: str) -> TeamRecord | None:
+        raw = self._get(f"TEAM#{team_id}", "META")
+        return team_record(raw) if raw else None
+
+    def get_usage(self, kind: Kind, ident: str) -> Usage:
+        return usage_from(self._get(_pk(kind, ident), "USAGE", consistent=True))
+
+    def create_key(self, record: KeyRecord) -> None:
+        pk = f"KEY#{record.token}"
+        try:
+            self._transact([
+                {"Put": {"TableName": self.table, "Item": serialize(key_item(record)), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": self.table, "Item": serialize(_new_usage_item(pk, record.version))}},
+            ])
+        except _Cancelled as exc:
+            raise KeyError(record.token) from exc
+
+    def _save(self, item: dict[str, Any], expected_version: int) -> None:
+        expr = _Expr()
+        cond = f"attribute_exists(pk) AND {expr.n('ver')} = {expr.v(expected_version)}"
+        uexpr = _Expr()
+        try:
+            self._transact([
+                {"Put": {"TableName": self.table, "Item": serialize(item), "ConditionExpression": cond, **expr.kwargs()}},
+                {"Update": {
+                    "TableName": self.table,
+                    "Key": serialize({"pk": item["pk"], "sk": "USAGE"}),
+                    "UpdateExpression": f"SET {uexpr.n('ver')} = {uexpr.v(item['ver'])}",
+                    **uexpr.kwargs(),
+                }},
+            ])
+        except _Cancelled as exc:
+            raise LookupError(item["pk"]) from exc
+
+    def save_key(self, record: KeyRecord, expected_version: int) -> None:
+        self._save(key_item(record), expected_version)
+
+    def delete_keys(self, key_hashes: Iterable[str]) -> None:
+        ops = []
+        for h in key_hashes:
+            for sk in ("META", "USAGE"):
+                ops.append({"Delete": {"TableName": self.table, "Key": serialize({"pk": f"KEY#{h}", "sk": sk})}})
+        for i in range(0, len(ops), 100):  # TransactWriteItems takes at most 100 actions
+            self._transact(ops[i : i + 100])
+
+    def replace_key(self, old_hash: str, record: KeyRecord) -> None:
+        usage = self.get_usage("key", old_hash)
+        new_pk = f"KEY#{record.token}"
+        kept = Usage(spend=usage.spend, spend_total=usage.spend_total, committed=usage.spend, period=usage.period)
+        try:
+            self._transact([
+                {"Put": {"TableName": self.table, "Item": serialize(key_item(record)), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": self.table, "Item": serialize(_new_usage_item(new_pk, record.version, kept))}},
+                {"Delete": {"TableName": self.table, "Key": serialize({"pk": f"KEY#{old_hash}", "sk": "META"}),
+                            "ConditionExpression": "attribute_exists(pk)"}},
+                {"Delete": {"TableName": self.table, "Key": serialize({"pk": f"KEY#{old_hash}", "sk": "USAGE"})}},
+            ])
+        except _Cancelled as exc:
+            raise LookupError(old_hash) from exc
+
+    def list_keys(self) -> list[KeyRecord]:
+        items = self._query_all(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues=serialize({":p": "KEYS"}),
+        )
+        return [key_record(i) for i in items]
+
+    def create_team(self, record: TeamRecord) -> None:
+        pk = f"TEAM#{record.team_id}"
+        try:
+            self._transact([
+                {"Put": {"TableName": self.table, "Item": serialize(team_item(record)), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": self.table, "Item": serialize(_new_usage_item(pk, record.version))}},
+            ])
+        except _Cancelled as exc:
+            raise KeyError(record.team_id) from exc
+
+    def save_team(self, record: TeamRecord, expected_version: int) -> None:
+        self._save(team_item(record), expected_version)
+
+    def delete_team(self, team_id: str) -> None:
+        self._transact([
+            {"Delete": {"TableName": self.table, "Key": serialize({"pk": f"TEAM#{team_id}", "sk": sk})}}
+            for sk in ("META", "USAGE")
+        ])
+
+    def list_teams(self) -> list[TeamRecord]:
+        items = self._query_all(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues=serialize({":p": "TEAMS"}),
+        )
+        return [team_record(i) for i in items]
+
+    # ------------------------------------------------------------ enforcement
+    def reserve(self, kind: Kind, ident: str, r: Reservation) -> ReserveResult:
+        e = _Expr()
+        conds = [f"{e.n('ver')} = {e.v(r.version)}", f"{e.n('win')} = {e.v(r.window)}"]
+        if r.period is not None:
+            conds.append(f"{e.n('bp')} = {e.v(r.period)}")
+        if r.budget_cap is not None:
+            conds.append(f"{e.n('com')} <= {e.v(r.budget_cap)}")
+        if r.rpm is not None:
+            conds.append(f"{e.n('rq')} < {e.v(r.rpm)}")
+        if r.tpm_cap is not None:
+            conds.append(f"{e.n('tk')} <= {e.v(r.tpm_cap)}")
+        if r.parallel is not None:
+            conds.append(f"{e.n('par')} < {e.v(r.parallel)}")
+        update = (
+            f"SET {e.n('act')} = {e.v(Decimal(str(round(r.now, 3))))} "
+            f"ADD {e.n('rq')} {e.v(1)}, {e.n('tk')} {e.v(r.tokens)}, {e.n('rsv')} {e.v(r.cost)}, "
+            f"{e.n('com')} {e.v(r.cost)}, {e.n('par')} {e.v(1)}"
+        )
+        try:
+            out = self._call(
+                "update_item",
+                TableName=self.table,
+                Key=serialize({"pk": _pk(kind, ident), "sk": "USAGE"}),
+                UpdateExpression=update,
+                ConditionExpression=" AND ".join(conds),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **e.kwargs(),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            item = exc.response.get("Item")
+            return ReserveResult(False, usage_from(deserialize(item) if item else None))
+        return ReserveResult(True, usage_from(deserialize(out.get("Attributes", {}))))
+
+    def reset_usage(self, kind: Kind, ident: str, changes: dict[str, Any], guards: dict[str, Any]) -> bool:
+        e = _Expr()
+        sets = [f"{e.n(USAGE_ATTRS[f])} = {e.v(_dynamo_value(v))}" for f, v in changes.items()]
+        conds = ["attribute_exists(pk)"]
+        for f, v in guards.items():
+            attr = e.n(USAGE_ATTRS[f])
+            conds.append(f"attribute_not_exists({attr})" if v is None else f"{attr} = {e.v(_dynamo_value(v))}")
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key=serialize({"pk": _pk(kind, ident), "sk": "USAGE"}),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=" AND ".join(conds),
+                **e.kwargs(),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def unreserve(self, kind: Kind, ident: str, r: Reservation) -> None:
+        e = _Expr()
+        update = (
+            f"ADD {e.n('rq')} {e.v(-1)}, {e.n('tk')} {e.v(-r.tokens)}, {e.n('rsv')} {e.v(-r.cost)}, "
+            f"{e.n('com')} {e.v(-r.cost)}, {e.n('par')} {e.v(-1)}"
+        )
+        self._call(
+            "update_item",
+            TableName=self.table,
+            Key=serialize({"pk": _pk(kind, ident), "sk": "USAGE"}),
+            UpdateExpression=update,
+            ConditionExpression="attribute_exists(pk)",
+            **e.kwargs(),
+        )
+
+    def commit(self, s: Settlement) -> None:
+        log = serialize(log_item(s.log))
+        ops: list[dict[str, Any]] = []
+        for kind, ident, delta in (("key", s.key_hash, s.key), ("team", s.team_id, s.team)):
+            if delta is None or ident is None:
+                continue
+            e = _Expr()
+            ops.append({"Update": {
+                "TableName": self.table,
+                "Key": serialize({"pk": _pk(kind, ident), "sk": "USAGE"}),  # type: ignore[arg-type]
+                "UpdateExpression": _delta_update(e, delta),
+                **e.kwargs(),
+            }})
+        if not ops:  # master key: only the log (one conditional put, same exactly-once guarantee)
+            try:
+                self._call("put_item", TableName=self.table, Item=log, ConditionExpression="attribute_not_exists(pk)")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    raise AlreadySettled(s.log.request_id) from exc
+                raise
+            return
+        ops.append({"Put": {"TableName": self.table, "Item": log, "ConditionExpression": "attribute_not_exists(pk)"}})
+        try:
+            self._transact(ops)
+        except _Cancelled as exc:
+            if exc.reasons and exc.reasons[-1] == "ConditionalCheckFailed":
+                raise AlreadySettled(s.log.request_id) from exc
+            raise StoreUnavailable(f"settle transaction cancelled: {exc.reasons}") from exc
+
+    # ------------------------------------------------------------ spend logs
+    def query_logs(
+        self,
+        *,
+        key_hash: str | None,
+        start: float,
+        end: float,
+        limit: int,
+        team_id: str | None = None,
+        user_id: str | None = None,
+        request_id: str | None = None,
+    ) -> list[SpendLog]:
+        e = _Expr()
+        filters = []
+        for attr, value in (("team_id", team_id), ("user_id", user_id), ("request_id", request_id)):
+            if value is not None:
+                filters.append(f"{e.n(attr)} = {e.v(value)}")
+        lo, hi = _iso(start), _iso(end)
+        out: list[SpendLog] = []
+
+        def run(index: str | None, pk_attr: str, sk_attr: str, pk_value: str) -> None:
+            k = _Expr()
+            k.names, k.values = dict(e.names), dict(e.values)
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": f"{k.n(pk_attr)} = {k.v(pk_value)} AND {k.n(sk_attr)} BETWEEN {k.v(lo)} AND {k.v(hi)}",
+                "ScanIndexForward": False,
+            }
+            if index:
+                kwargs["IndexName"] = index
+            if filters:
+                kwargs["FilterExpression"] = " AND ".join(filters)
+            for raw in self._query_all(**kwargs, **k.kwargs()):
+                if raw.get("type") != "spendlog" or not (start <= float(raw.get("start_time", 0)) < end):
+                    continue
+                out.append(spend_log(raw))
+                if len(out) >= limit:
+                    return
+
+        if key_hash is not None:
+            run(None, "pk", "sk", f"KEYLOG#{key_hash}")
+        else:
+            day = datetime.fromtimestamp(end, timezone.utc).date()
+            first = datetime.fromtimestamp(start, timezone.utc).date()
+            while day >= first and len(out) < limit:
+                run("gsi1", "gsi1pk", "gsi1sk", f"LOGDAY#{day.isoformat()}")
+                day -= timedelta(days=1)
+        return out[:limit]
+
+
+class _Cancelled(Exception):
+    def __init__(self, reasons: list[str | None]) -> None:
+        super().__init__(str(reasons))
+        self.reasons = reasons
+
+
+# ---------------------------------------------------------------- table + default instance
+def table_definition(name: str) -> dict[str, Any]:
+    """``create_table`` arguments for the contract's single table (tests and the local run use it;
+    template.yaml declares the same shape with PITR and SSE)."""
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": "gsi1",
+            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
+    }
+
+
+def ensure_table(name: str, client: Any | None = None) -> None:
+    """Create the table (and enable TTL on ``ttl``) if it does not exist. For local runs and tests."""
+    c = client or aws.client("dynamodb")
+    try:
+        c.create_table(**table_definition(name))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+    c.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    try:
+        c.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+    except ClientError:
+        pass  # already enabled
+
+
+@functools.lru_cache(maxsize=4)
+def _store_for(table: str) -> DynamoDBKeyStore:
+    return DynamoDBKeyStore(table)
+
+
+def default_store() -> DynamoDBKeyStore:
+    from gateway.settings import get_settings
+
+    table = get_settings().table_name
+    if not table:
+        raise StoreUnavailable("GATEWAY_TABLE is not set")
+    return _store_for(table)
+
+
+def now() -> float:
+    return time.time()
