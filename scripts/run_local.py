@@ -15,7 +15,18 @@ BUCKET = "llm-gateway-local"
 TABLE = "llm-gateway-local"
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (not only Ctrl-C) must run the cleanup below, or moto's server is left behind."""
+    import signal
+
+    def _raise(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
 def main() -> int:
+    _exit_on_sigterm()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -42,6 +53,11 @@ def main() -> int:
             GATEWAY_TABLE=TABLE,
         )
         os.environ.pop("LITELLM_CONFIG_PATH", None)
+        from gateway.batch.local import start_local_worker
+
+        # Stands in for the SQS event source mapping and the S3 trigger: queue + DLQ on moto, a
+        # poller that calls the same handlers, and BATCH_QUEUE_URL for the API.
+        worker = start_local_worker()
         print(
             f"\n  LLM gateway (local)\n"
             f"  base_url     http://127.0.0.1:{port}/v1\n"
@@ -59,6 +75,8 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if "worker" in locals():
+            worker.stop()
         moto.stop()
     return 0
 

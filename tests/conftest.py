@@ -70,7 +70,7 @@ def stack(moto_server, upstream):
         CONFIG_SYNC_INTERVAL="3600",
         LLMROUTER_MODEL_S3_BUCKET=BUCKET,
         LLMROUTER_MODEL_S3_KEY=ROUTER_PREFIX,
-        GATEWAY_TABLE=os.environ.get("DEV_NO_TABLE") and "" or TABLE,
+        GATEWAY_TABLE=TABLE,
         GATEWAY_MAX_BODY_BYTES=str(256 * 1024),
     )
     os.environ.pop("LITELLM_CONFIG_PATH", None)

@@ -76,7 +76,8 @@ async def release(admission: Any | None, *, status: int, error_code: str | None)
         try:
             await run_in_threadpool(lambda: keys_release(admission, status=status, error_code=error_code))
         except Exception:
-            log.exception("releasing a reservation failed; it expires with its window")
+            log.exception("releasing a reservation failed; gateway.keys clears an idle reservation "
+                          "after KEY_SLOT_STALE_SECONDS (960 s)")
 
 
 def limit_headers(admission: Any | None) -> dict[str, str]:

@@ -47,15 +47,12 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
 
-def _optional_routers() -> list:
-    """Routers of areas that are present in this build (keys ships with the gateway layer)."""
-    routers = []
-    try:
-        from gateway.keys.routes import router as keys_router
-    except ImportError:
-        return routers
-    routers.append(keys_router)
-    return routers
+def _area_routers() -> list:
+    """The admin and batch areas, each an APIRouter in its own package."""
+    from gateway.batch.routes import router as batch_router
+    from gateway.keys.routes import router as keys_router
+
+    return [keys_router, batch_router]
 
 
 @contextlib.asynccontextmanager
@@ -81,7 +78,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(openai_api.router)
     app.include_router(router_admin.router)
-    for extra in _optional_routers():
+    for extra in _area_routers():
         app.include_router(extra)
     app.add_middleware(GatewayMiddleware)
     get_runtime()  # cold start: load config and build the provider router now, not on the first request

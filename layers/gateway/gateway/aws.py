@@ -17,6 +17,8 @@ _CLIENT_CONFIG = Config(
     connect_timeout=float(os.environ.get("AWS_CONNECT_TIMEOUT", "2")),
     read_timeout=float(os.environ.get("AWS_READ_TIMEOUT", "5")),
     retries={"max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "3")), "mode": "standard"},
+    # botocore's default pool of 10 is below what a batch worker or uvicorn keeps in flight.
+    max_pool_connections=int(os.environ.get("AWS_MAX_POOL_CONNECTIONS", "64")),
 )
 
 

@@ -373,8 +373,9 @@ class DynamoDBKeyStore(KeyStore):
             return getattr(self.client, op)(**kwargs)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            if code in _UNAVAILABLE_CODES:
-                raise StoreUnavailable(f"DynamoDB {op}: {code}") from exc
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in _UNAVAILABLE_CODES or status >= 500:  # throttling or a server-side failure
+                raise StoreUnavailable(f"DynamoDB {op}: {code or status}") from exc
             raise
         except BotoCoreError as exc:
             raise StoreUnavailable(f"DynamoDB {op}: {type(exc).__name__}") from exc
