@@ -18,7 +18,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test test-fast bench sam-cli validate build clean
+.PHONY: help install run test test-fast bench bench-proxy-venv sam-cli validate build clean
 
 help:
 	@echo "make run    - install into .venv and start the gateway on 127.0.0.1:$(PORT) (moto + mock model)"
@@ -50,7 +50,15 @@ test: $(STAMP) $(SAM)
 test-fast: $(STAMP)
 	$(VPY) -m pytest -q -m "not sam" $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# LiteLLM's own proxy, for side-by-side numbers in bench/gateway_bench.py (never imported by the gateway).
+PROXY_VENV := .venv-proxy
+$(PROXY_VENV)/bin/litellm:
+	test -x $(PROXY_VENV)/bin/python || $(PYTHON) -m venv $(PROXY_VENV)
+	$(PROXY_VENV)/bin/pip install -q 'litellm[proxy]==1.106.2'
+
+bench-proxy-venv: $(PROXY_VENV)/bin/litellm
+
+bench: $(STAMP) $(PROXY_VENV)/bin/litellm
 	$(VPY) bench/run_all.py
 
 validate: $(SAM)
@@ -60,4 +68,4 @@ build: $(SAM)
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM) build
 
 clean:
-	rm -rf .aws-sam $(VENV) $(SAM_VENV)
+	rm -rf .aws-sam $(VENV) $(SAM_VENV) $(PROXY_VENV)

@@ -24,7 +24,6 @@ import secrets
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from common import BASE_ENV, ROOT, peak_rss_mib, start_process, stop_process, summary, table, wait_http
 

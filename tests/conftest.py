@@ -2,9 +2,7 @@
 them through environment variables only (as in AWS), the Lambda handler and a uvicorn server."""
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -85,12 +83,9 @@ def stack(moto_server, upstream):
 @pytest.fixture(scope="session")
 def lambda_handler(stack):
     """``functions/gateway/app.py`` imported as Lambda would, after the stack's environment is set."""
-    path = ROOT / "functions" / "gateway" / "app.py"
-    spec = importlib.util.spec_from_file_location("gateway_lambda_handler", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module.handler
+    from tests.support.lambda_events import load_handler
+
+    return load_handler("functions/gateway/app.py", "gateway_lambda_handler")
 
 
 @pytest.fixture(scope="session")

@@ -174,35 +174,16 @@ def read_output(file_id: str | None) -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def sqs_handler(batch_stack):
     """``functions/batch/sqs_handler.py`` imported as Lambda would."""
-    import importlib.util
-    import sys
+    from tests.support.lambda_events import load_handler
 
-    from tests.conftest import ROOT
-
-    def load(name: str):
-        path = ROOT / "functions" / "batch" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"batch_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        return module.handler
-
-    return load("sqs_handler")
+    return load_handler("functions/batch/sqs_handler.py", "batch_sqs_handler")
 
 
 @pytest.fixture(scope="session")
 def s3_handler(batch_stack):
-    import importlib.util
-    import sys
+    from tests.support.lambda_events import load_handler
 
-    from tests.conftest import ROOT
-
-    path = ROOT / "functions" / "batch" / "s3_handler.py"
-    spec = importlib.util.spec_from_file_location("batch_s3_handler", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module.handler
+    return load_handler("functions/batch/s3_handler.py", "batch_s3_handler")
 
 
 @pytest.fixture()

@@ -2,8 +2,6 @@
 broken -> the last good config keeps serving and readiness says why."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import httpx
 import pytest
@@ -126,7 +124,6 @@ def test_bad_config_at_cold_start_is_503_not_a_crash(tmp_path):
     store = ConfigStore(FileSource(str(path)), build_engine, hot_reload=False, interval=60, clock=Clock())
     assert not store.load()
     from gateway.runtime import Runtime
-    from gateway.settings import Settings
 
     runtime = Runtime.__new__(Runtime)
     runtime.config = store

@@ -3,12 +3,10 @@ kept), virtual models (`auto`), decision headers, admin info and dry runs."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import boto3
 import httpx
-import openai
 import pytest
 
 from gateway.artifacts import ArtifactStore

@@ -156,3 +156,16 @@ class LambdaTransport(httpx.BaseTransport):
         result = self.handler(event, FakeContext())
         return httpx.Response(status_code=result["statusCode"], headers=response_headers(result),
                               content=response_body(result), request=request)
+
+
+def load_handler(relative_path: str, module_name: str):
+    """Import a Lambda handler file (``functions/...``) the way Lambda does: by path, once."""
+    import importlib.util
+    import sys
+
+    path = EVENTS.parent / relative_path
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.handler

@@ -13,6 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway.keys.durations import DurationError, parse_duration
 
 
+def _normalise_duration(value: str | None) -> str | None:
+    """``30d``-style durations in their canonical spelling; a readable 400 otherwise."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value).text
+    except DurationError as exc:
+        raise ValueError(str(exc)) from None
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
@@ -31,12 +40,7 @@ class _Limits(_Body):
     @field_validator("budget_duration")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return parse_duration(value).text
-        except DurationError as exc:
-            raise ValueError(str(exc)) from None
+        return _normalise_duration(value)
 
 
 class KeyFields(_Limits):
@@ -48,12 +52,7 @@ class KeyFields(_Limits):
     @field_validator("duration")
     @classmethod
     def _expiry(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return parse_duration(value).text
-        except DurationError as exc:
-            raise ValueError(str(exc)) from None
+        return _normalise_duration(value)
 
 
 class GenerateKeyRequest(KeyFields):
