@@ -9,6 +9,7 @@ Prints one table. Every figure has a baseline measured in the same run:
   with a virtual key (auth, budget, spend on moto's DynamoDB); LiteLLM's proxy with its master key
   (its virtual keys need Postgres + Prisma engines it downloads at start: impossible offline);
 - memory: peak RSS after the load (>= 1,000 requests) for both servers;
+- streaming: time to the first SSE chunk through uvicorn against the upstream's own first chunk;
 - cost: dollars per million requests at the measured duration, Lambda arm64 prices.
 Size of the `sam build` output is reported by bench/size_bench.py.
 
@@ -67,6 +68,25 @@ def load(url: str, headers: dict[str, str], n: int, concurrency: int, body: dict
     # warm the connection pool and the server first
     asyncio.run(_load(url, headers, min(50, n), concurrency, body))
     return asyncio.run(_load(url, headers, n, concurrency, body))
+
+
+def time_to_first_byte(url: str, headers: dict[str, str], n: int) -> list[float]:
+    """Milliseconds from sending a streaming request to its first SSE data line."""
+    import httpx
+
+    body = {**BODY, "stream": True}
+    out = []
+    with httpx.Client(timeout=30) as client:
+        for i in range(n + 10):
+            started = time.perf_counter()
+            with client.stream("POST", url, json=body, headers=headers) as resp:
+                seen = False
+                for line in resp.iter_lines():  # read to the end so the connection is reused
+                    if not seen and line.startswith("data:"):
+                        seen = True
+                        if i >= 10:  # the first few warm the connection and the server
+                            out.append((time.perf_counter() - started) * 1000)
+    return out
 
 
 class Bench:
@@ -212,6 +232,9 @@ class Bench:
             if vkey:
                 lat, st = load(base + "/v1/chat/completions", {"authorization": f"Bearer {vkey}"}, n, c)
                 add("gateway: uvicorn over HTTP", c, "virtual", lat, st)
+        n_stream = min(n, 200)
+        ttfb_direct = summary(time_to_first_byte(self.upstream_url + "/chat/completions", {"authorization": "Bearer x"}, n_stream))
+        ttfb_gateway = summary(time_to_first_byte(base + "/v1/chat/completions", {"authorization": f"Bearer {self.master}"}, n_stream))
         gateway_rss = peak_rss_mib(proc.pid)
         self.rows[-1][-1] = gateway_rss
         stop_process(proc)
@@ -234,6 +257,10 @@ class Bench:
         header = ["path", "concurrency", "key", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "peak RSS MiB"]
         print("\n## Warm latency (n=%d per row; added = minus the direct call at the same concurrency)\n" % n)
         print(table(self.rows, header))
+        print("\n## Streaming: time to first byte through uvicorn (c=1, master key)\n")
+        print(table([["fake upstream's first chunk, direct (baseline)", ttfb_direct["p50"], ttfb_direct["p99"]],
+                     ["through the gateway (uvicorn, true streaming)", ttfb_gateway["p50"], ttfb_gateway["p99"]]],
+                    ["path", "p50 ms", "p99 ms"]))
         print("\n## Cold start (median of 3; process spawn to first response)\n")
         cold_rows = [
             ["gateway: Lambda handler import (config from S3, litellm Router, warm-up) + first request", cold["gateway"]],
