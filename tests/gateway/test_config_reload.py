@@ -10,6 +10,7 @@ from gateway.config.source import FileSource, S3Source
 from gateway.config.store import ConfigStore
 from gateway.runtime import build_engine
 from tests.conftest import BUCKET, CONFIG_KEY, FIXTURES, MASTER_KEY
+from tests.support.clock import Clock
 
 GOOD = """
 model_list:
@@ -17,14 +18,6 @@ model_list:
     litellm_params: {model: openai/mock, api_key: x, mock_response: "v1"}
 """
 GOOD_V2 = GOOD.replace("first", "second").replace('"v1"', '"v2"')
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture()

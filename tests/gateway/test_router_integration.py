@@ -11,18 +11,11 @@ import pytest
 
 from gateway.artifacts import ArtifactStore
 from tests.conftest import BUCKET, MASTER_KEY, ROOT
+from tests.support.clock import Clock
 
 DEFAULT_ARTIFACT = ROOT / "router" / "artifacts" / "default"
 ADMIN = {"authorization": f"Bearer {MASTER_KEY}"}
 HARD = "Prove that the multiplicative group of integers modulo n is cyclic exactly when n is 1, 2, 4, p^k or 2p^k."
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture()
