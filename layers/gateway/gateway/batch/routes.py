@@ -18,13 +18,10 @@ from gateway.auth import Principal, authenticate
 from gateway.batch import blobs, jobs, multipart, store
 from gateway.batch import principal as owners
 from gateway.batch.formats import batch_object, file_object
+from gateway.routes import openai_paths
 
 router = APIRouter(tags=["batch"])
 T = TypeVar("T")
-
-
-def _both(path: str) -> list[str]:
-    return ["/v1" + path, path]
 
 
 async def _io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -136,17 +133,17 @@ async def list_batches(after: str | None = None, limit: int = 20,
             "last_id": data[-1]["id"] if data else None, "has_more": more}
 
 
-for _p in _both("/files"):
+for _p in openai_paths("/files"):
     router.add_api_route(_p, create_file, methods=["POST"], summary="Upload a batch input file")
     router.add_api_route(_p, list_files, methods=["GET"], summary="List your files")
-for _p in _both("/files/{file_id}"):
+for _p in openai_paths("/files/{file_id}"):
     router.add_api_route(_p, retrieve_file, methods=["GET"], summary="Retrieve a file")
-for _p in _both("/files/{file_id}/content"):
+for _p in openai_paths("/files/{file_id}/content"):
     router.add_api_route(_p, file_content, methods=["GET"], summary="Download a file's content")
-for _p in _both("/batches"):
+for _p in openai_paths("/batches"):
     router.add_api_route(_p, create_batch, methods=["POST"], summary="Create a batch")
     router.add_api_route(_p, list_batches, methods=["GET"], summary="List your batches")
-for _p in _both("/batches/{batch_id}"):
+for _p in openai_paths("/batches/{batch_id}"):
     router.add_api_route(_p, retrieve_batch, methods=["GET"], summary="Retrieve a batch")
-for _p in _both("/batches/{batch_id}/cancel"):
+for _p in openai_paths("/batches/{batch_id}/cancel"):
     router.add_api_route(_p, cancel_batch, methods=["POST"], summary="Cancel a batch")

@@ -9,16 +9,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway import accounting, completions, errors
 from gateway.auth import Principal, authenticate
+from gateway.routes import openai_paths
 from gateway.runtime import get_runtime
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, parse_body
 
 router = APIRouter(tags=["openai"])
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-
-
-def _both(path: str) -> list[str]:
-    return [path, "/v1" + path]
 
 
 async def _serve(request: Request, principal: Principal, kind: completions.Kind, model_cls: Any):
@@ -35,17 +32,17 @@ async def _serve(request: Request, principal: Principal, kind: completions.Kind,
     return JSONResponse(result.body, headers=result.headers)
 
 
-for _path in _both("/chat/completions"):
+for _path in openai_paths("/chat/completions"):
     @router.post(_path, summary="Create a chat completion")
     async def chat_completions(request: Request, principal: Principal = Depends(authenticate)):
         return await _serve(request, principal, "chat", ChatCompletionRequest)
 
-for _path in _both("/completions"):
+for _path in openai_paths("/completions"):
     @router.post(_path, summary="Create a (legacy) text completion")
     async def text_completions(request: Request, principal: Principal = Depends(authenticate)):
         return await _serve(request, principal, "completion", CompletionRequest)
 
-for _path in _both("/embeddings"):
+for _path in openai_paths("/embeddings"):
     @router.post(_path, summary="Create embeddings")
     async def embeddings(request: Request, principal: Principal = Depends(authenticate)):
         return await _serve(request, principal, "embedding", EmbeddingRequest)
@@ -60,13 +57,13 @@ def _visible(principal: Principal) -> list[str]:
     return accounting.visible_models(principal, engine.catalog.public_names())
 
 
-for _path in _both("/models"):
+for _path in openai_paths("/models"):
     @router.get(_path, summary="List the models this key may use")
     async def list_models(principal: Principal = Depends(authenticate)):
         created = int(get_runtime().started_at)
         return {"object": "list", "data": [_model_card(name, created) for name in _visible(principal)]}
 
-for _path in _both("/models/{model_id:path}"):
+for _path in openai_paths("/models/{model_id:path}"):
     @router.get(_path, summary="Retrieve one model")
     async def get_model(model_id: str, principal: Principal = Depends(authenticate)):
         if model_id not in _visible(principal):
