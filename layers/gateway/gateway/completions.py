@@ -258,12 +258,11 @@ async def _relay(engine: Engine, call: Call, first: Any, iterator: Any) -> Async
     finally:
         prompt_tokens, completion_tokens = _usage_numbers(usage)
         if finished or usage:
-            price = engine.catalog.price(call.group)
             await accounting.settle(
                 call.admission,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
-                cost=prompt_tokens * price.input_cost_per_token + completion_tokens * price.output_cost_per_token,
+                cost=_cost(engine, call, None, prompt_tokens, completion_tokens),  # chunks carry no cost
                 status=status,
                 deployment=deployment,
                 router=call.router,
