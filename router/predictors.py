@@ -2,20 +2,21 @@
 
 ``linear``: ridge weights over the hashed features, stored transposed as ``WT`` (M, F) float32 so
 each model's weights are one contiguous row; ``bias`` (M,); optional ``idf`` (n_hash,). Scoring
-works in pure Python (``itemgetter(*indices)(row)`` gathers in C, ``sum(map(mul, ...))`` adds in C),
-so serving needs no numpy; with numpy installed the same scores come from ``router.fastpath``. ``knn``: cosine k-nearest neighbours over a folded copy of the same
+is pure Python (``itemgetter(*indices)(row)`` gathers in C, ``math.sumprod`` adds in C), so serving
+needs no numpy: about 0.5 ms for a 2,000-token prompt (``bench/router_bench.py``). ``knn``: cosine k-nearest neighbours over a folded copy of the same
 features (``knn_X`` (N, d) unit rows, ``knn_Y`` (N, M)); a baseline, and the only path that needs
 numpy at serving time (imported lazily).
 """
 from __future__ import annotations
 
+import math
+from math import sumprod
 from operator import itemgetter, mul
 from typing import Any, Protocol, Sequence
 
 from .artifacts import Artifact
 from .errors import ArtifactError
-from .fastpath import featurize_np, numpy_or_none
-from .features import FeatureSpec, featurize
+from .features import FeatureSpec, split_words, featurize, hashed_counts, side_features, sublinear_tf
 
 
 class Predictor(Protocol):
@@ -43,7 +44,12 @@ def _get(art: Artifact, name: str) -> Any:
 
 
 class LinearPredictor:
-    """Ridge scores; numpy fast path when available (``router.fastpath``), else pure Python."""
+    """Ridge scores of every candidate, computed straight from the sparse parts of the features.
+
+    Same numbers as ``featurize`` followed by a dot product, without building the normalised
+    vector: per model, one C-level gather of the weights at the prompt's buckets
+    (``itemgetter``) and one ``math.sumprod``, scaled by the n-gram block's inverse norm.
+    """
 
     def __init__(self, artifact: Artifact):
         self.spec: FeatureSpec = artifact.feature_spec
@@ -53,27 +59,32 @@ class LinearPredictor:
         if tuple(WT.shape) != (m, self.spec.dim) or tuple(bias.shape) != (m,):
             raise ArtifactError(f"router artifact {artifact.version!r}: weight shape {tuple(WT.shape)} does not "
                                 f"match models ({m}) x features ({self.spec.dim})")
+        # Zero-copy float32 views, one contiguous row per model. Converting them to lists of Python
+        # floats makes a gather allocation-free but was slower end to end (32 bytes per weight
+        # scattered over the heap: cache misses) and costs ~17 MB of RAM per artifact.
         self.rows = [WT.row(j) for j in range(m)]
         self.bias = [float(b) for b in bias.tolist()]
         idf = artifact.arrays.get("idf")
         self.idf = idf.flat if idf is not None else None
-        self.np = numpy_or_none()
-        if self.np is not None:
-            np = self.np
-            self.W = np.ascontiguousarray(np.asarray(WT).T)  # (F, M): one row gather per feature
-            self.idf_np = np.asarray(idf, dtype=np.float64) if idf is not None else None
-            self.bias_np = np.asarray(self.bias, dtype=np.float64)
 
     def predict(self, text: str) -> list[float]:
-        if self.np is not None:
-            idx, val = featurize_np(self.np, text, self.spec, self.idf_np)
-            return (val @ self.W[idx] + self.bias_np).tolist()
-        return self.predict_pure(text)
-
-    def predict_pure(self, text: str) -> list[float]:
-        idx, val = featurize(text, self.spec, self.idf)
-        get = itemgetter(*idx)  # idx always holds the dense features, so len(idx) > 1 and get() is a tuple
-        return [sum(map(mul, get(row), val)) + b for row, b in zip(self.rows, self.bias)]
+        text, b, words = split_words(text, self.spec)
+        side_idx, side_vals = side_features(text, b, len(words), self.spec)
+        get_side = itemgetter(*side_idx)  # the dense block alone has N_DENSE > 1 entries: always a tuple
+        scores = [sumprod(get_side(row), side_vals) + bias for row, bias in zip(self.rows, self.bias)]
+        counts = hashed_counts(words, self.spec)
+        if not counts:
+            return scores
+        keys = list(counts)
+        gather = itemgetter(*keys) if len(keys) > 1 else (lambda seq, k=keys[0]: (seq[k],))
+        vals = sublinear_tf(counts)
+        if self.idf is not None:
+            vals = list(map(mul, vals, gather(self.idf)))
+        norm = math.sqrt(sumprod(vals, vals))
+        if norm == 0:
+            return scores
+        inv = 1.0 / norm
+        return [s + inv * sumprod(gather(row), vals) for s, row in zip(scores, self.rows)]
 
 
 class KnnPredictor:

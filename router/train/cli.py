@@ -68,7 +68,7 @@ def _choose_lambda(pred: np.ndarray, Y: np.ndarray, cost: np.ndarray) -> tuple[f
 # ----------------------------------------------------------------------------------------- train
 def cmd_train(a: argparse.Namespace) -> int:
     d = load_data(a.data)
-    spec = FeatureSpec(hash_bits=a.hash_bits)
+    spec = FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars)
     roles = _roles(d)
     cost = _costs(d, a.prices)
     show = not a.quiet
@@ -308,7 +308,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         rc = _eval_artifact(a, out)
     else:
         d = load_data(a.data)
-        spec = FeatureSpec(hash_bits=a.hash_bits)
+        spec = FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars)
         show = not a.quiet
         print(f"data: {len(d.prompts)} prompts, models {d.models}, dropped {d.dropped} contaminated")
         X = fit.featurize_raw(d.prompts, spec, show)
@@ -426,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--alpha", default="auto", help="ridge L2 strength, or 'auto' (inner 3-fold CV)")
         sp.add_argument("--k", type=int, default=25, help="neighbours for knn")
         sp.add_argument("--hash-bits", type=int, default=18)
+        sp.add_argument("--max-chars", type=int, default=FeatureSpec.max_chars,
+                        help="feature window: longer prompts are read as their first 3/4 + last 1/4")
         sp.add_argument("--folds", type=int, default=5)
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--test", help="held-out split (same format as --data)")

@@ -170,26 +170,83 @@ def test_metrics_reference_values():
     assert worst["apgr"] < 0.5
 
 
-@pytest.mark.parametrize("text", ["", "hi", "Ünïcödé 東京 naïve café, ok?", HARD_Q * 40,
-                                  "def f(x):\n    return x**2  # SQL: select * from t where a=1;\n" * 20])
-def test_numpy_fast_path_equals_pure_python(bart, multi_artifact, text):
-    import numpy as np
+def reference_features(text, spec, idf):
+    """An independent numpy spelling of the feature definition: full-width uint64 bigram hashes,
+    np.unique counts. Serving's pure-Python code must give the same vector."""
+    import math
+    import string
+    import zlib
 
-    from router.fastpath import featurize_np
+    from router.features import _BIGRAM_MUL, N_DENSE
+
+    if len(text) > spec.max_chars:
+        tail = spec.max_chars // 4
+        text = text[: spec.max_chars - tail] + "\n" + text[-tail:]
+    b = text.lower().encode("utf-8", "replace")
+    punct = string.punctuation.encode()
+    words = b.translate(bytes.maketrans(punct, b" " * len(punct))).split()
+    idx, vals = np.empty(0, np.int64), np.empty(0)
+    if words:
+        h = np.array([zlib.crc32(w) for w in words], dtype=np.uint64)
+        if len(words) > 1:
+            with np.errstate(over="ignore"):
+                h = np.concatenate([h, h[:-1] * np.uint64(_BIGRAM_MUL) + h[1:]])
+        idx, counts = np.unique((h & np.uint64(spec.n_hash - 1)).astype(np.int64), return_counts=True)
+        vals = (1.0 + np.log(counts)) * np.asarray(idf, dtype=np.float64)[idx]
+        vals = vals / np.sqrt(vals @ vals)
+    pc = np.array([b.count(bytes([c])) for c in punct])
+    n_words, n_punct, n_bytes = len(words), int(pc.sum()), max(len(b), 1)
+    dense = [math.log1p(1.1 * n_words + 0.9 * n_punct) / 8.0, sum(b.count(bytes([d])) for d in b"0123456789") / n_bytes,
+             math.log1p(b.count(b"\n")) / 4.0, (n_bytes - n_punct) / max(n_words, 1) / 10.0,
+             (len(b) - len(text)) / n_bytes, 1.0]
+    d0 = spec.n_hash + len(punct)
+    idx = np.concatenate([idx, spec.n_hash + np.flatnonzero(pc), np.arange(d0, d0 + N_DENSE)])
+    vals = np.concatenate([vals, np.log1p(pc[pc > 0]) / 4.0, dense])
+    return idx, vals
+
+
+LONG_TEXT = "Explain the derivative of x^2 (step by step), then prove it; naïve café.\n" * 300
+
+
+@pytest.mark.parametrize("text", ["", "hi", "Ünïcödé 東京 naïve café, ok?", HARD_Q * 40, LONG_TEXT,
+                                  "def f(x):\n    return x**2  # SQL: select * from t where a=1;\n" * 20])
+def test_serving_scores_equal_an_independent_reference(bart, multi_artifact, text):
     from router.features import featurize
 
-    pred = make_predictor(bart)
-    assert pred.np is not None  # numpy is installed in the dev venv
-    i1, v1 = featurize(text, pred.spec, pred.idf)
-    i2, v2 = featurize_np(np, text, pred.spec, pred.idf_np)
-    d1, d2 = dict(zip(i1, v1)), dict(zip(i2.tolist(), v2.tolist()))
-    assert set(d1) == set(d2) and len(i1) == len(set(i1))
-    assert max(abs(d1[k] - d2[k]) for k in d1) < 1e-9
     for art in (bart, load_artifact(multi_artifact)):
-        p = make_predictor(art)
-        assert np.allclose(p.predict(text), p.predict_pure(text), atol=1e-5)
+        pred = make_predictor(art)
+        ref_idx, ref_val = reference_features(text, pred.spec, np.asarray(art.arrays["idf"]))
+        idx, val = featurize(text, pred.spec, pred.idf)
+        got, want = dict(zip(idx, val)), dict(zip(ref_idx.tolist(), ref_val.tolist()))
+        assert set(got) == set(want) and len(idx) == len(set(idx))
+        assert max(abs(got[k] - want[k]) for k in got) < 1e-9
+        W = np.asarray(art.arrays["WT"], dtype=np.float64)
+        expected = W[:, ref_idx] @ ref_val + np.asarray(art.arrays["bias"])
+        assert np.allclose(pred.predict(text), expected, atol=1e-6)
 
 
-def test_pure_python_switch(bart, monkeypatch):
-    monkeypatch.setenv("ROUTER_PURE_PYTHON", "1")
-    assert make_predictor(bart).np is None
+def test_long_prompts_are_read_through_the_feature_window(bart):
+    """A prompt beyond ``max_chars`` is scored on its first 3/4 + last 1/4 window, so the middle
+    does not change the decision (bounded latency) while length rules still see every token."""
+    spec = bart.feature_spec
+    head, tail = "a" * (spec.max_chars - spec.max_chars // 4), "z" * (spec.max_chars // 4)
+    pred = make_predictor(bart)
+    one = pred.predict(head + " integral proof " * 500 + tail)
+    other = pred.predict(head + " capital river " * 500 + tail)
+    assert one == other
+    assert pred.predict(HARD_Q) != pred.predict(EASY_Q)
+    req = RouteRequest(messages=user(head + " word" * 5000 + tail))
+    assert req.tokens > 5000
+
+
+def test_serving_imports_no_numpy(binary_artifact):
+    import subprocess
+    import sys
+
+    code = ("import sys; from router import RouteRequest, build_router, load_artifact\n"
+            f"a = load_artifact({str(binary_artifact)!r})\n"
+            "r = build_router({'strategy': 'threshold', 'strong_model': 's', 'weak_model': 'w', 'threshold': 0.0}, a)\n"
+            "r.route(RouteRequest(messages=({'role': 'user', 'content': 'prove the theorem'},)))\n"
+            "print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

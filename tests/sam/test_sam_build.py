@@ -19,11 +19,11 @@ MiB = 1024 * 1024
 BUDGET_BYTES = 200 * MiB
 # Removed from the deps layer by layers/deps/Makefile (the runtime has the AWS SDK; the rest is unused).
 REMOVED = ["boto3", "botocore", "s3transfer", "jmespath", "huggingface_hub", "hf_xet", "tokenizers",
-           "litellm/proxy/_experimental/out", "litellm/rust_bridge/_native.abi3.so", "numpy/_core/include"]
+           "litellm/proxy/_experimental/out", "litellm/rust_bridge/_native.abi3.so", "numpy"]
 # Must survive slimming: litellm imports parts of its proxy lazily, and reads these data files.
 KEPT = ["litellm/proxy/_types.py", "litellm/model_prices_and_context_window_backup.json",
         "litellm/litellm_core_utils/tokenizers/anthropic_tokenizer.json", "tiktoken_ext/openai_public.py",
-        "fastapi", "mangum", "pydantic_core", "aws_lambda_powertools", "aws_xray_sdk", "numpy", "yaml", "httpx"]
+        "fastapi", "mangum", "pydantic_core", "aws_lambda_powertools", "aws_xray_sdk", "yaml", "httpx"]
 
 
 def test_validate_lint() -> None:
@@ -72,7 +72,7 @@ def test_build_layout(sam_build) -> None:
         assert not (deps / rel).exists(), f"{rel} should have been slimmed away"
     for rel in KEPT:
         assert (deps / rel).exists(), f"{rel} is needed at run time"
-    assert list(deps.glob("numpy/_core/_multiarray_umath.cpython-312-aarch64-linux-gnu.so")), "not an arm64 build"
+    assert list(deps.glob("pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so")), "not an arm64 build"
 
 
 def test_bytecode_is_shipped_for_python312(sam_build) -> None:
