@@ -1,8 +1,11 @@
 """Runs inside a fresh process: import the Lambda handler, answer requests, print timings as JSON.
 
-Used twice by gateway_bench.py: ``cold`` (time from process start to the first response, with the
-import/config/warm-up breakdown) and ``warm`` (per-invocation latency of the Mangum handler,
-in-process, no network between client and handler).
+Used by gateway_bench.py: ``cold`` (time from process start to the first response, with the
+import/config/warm-up breakdown), ``warm`` (per-invocation latency of the Mangum handler,
+in-process, no network between client and handler), ``warm-ext`` (the same with a stand-in for
+Lambda's Extensions API, so spend is settled after the response as on Lambda; reports both the
+latency the caller sees and the invocation's duration) and ``litellm`` (the litellm Router call
+alone, a baseline).
 """
 from __future__ import annotations
 
@@ -47,6 +50,15 @@ def _spend_log_cleaner(key: str):
 
 def main() -> None:
     mode, key, n = sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    extensions_api = None
+    if mode == "warm-ext":
+        # Play Lambda's Extensions API so app.py registers its post-response extension, as on Lambda.
+        import os
+
+        from tests.support.extensions_api import FakeExtensionsAPI
+
+        extensions_api = FakeExtensionsAPI()
+        os.environ["AWS_LAMBDA_RUNTIME_API"] = extensions_api.address
     before_import = time.time()
     import app  # the Lambda handler module: config from S3, litellm Router, warm-up
 
@@ -59,25 +71,65 @@ def main() -> None:
         event = ev.http_api_event("POST", "/v1/chat/completions", body=body, headers={"authorization": f"Bearer {key}"})
         return app.handler(event, ev.FakeContext())
 
-    first = invoke()
+    calls = 0
+
+    def invocation() -> tuple[dict, float, float]:
+        """(result, ms until the handler returned, ms until the invocation ended)."""
+        nonlocal calls
+        if extensions_api is not None:
+            extensions_api.invoke()
+        started = time.perf_counter()
+        result = invoke()
+        returned = time.perf_counter()
+        if extensions_api is not None:  # Lambda ends the invocation when the extension asks for more
+            calls += 1
+            extensions_api.wait_next(calls + 1)
+        return result, (returned - started) * 1000, (time.perf_counter() - started) * 1000
+
+    first = invocation()[0]
     done = time.time()
     if mode == "cold":
         print(json.dumps({"status": first["statusCode"], "process_start": PROCESS_START, "import_s": imported - before_import,
                           "first_request_s": done - imported, "end": done}))
         return
     clean = _spend_log_cleaner(key)
+    if mode == "litellm":
+        print(json.dumps({"latencies_ms": _litellm_alone(n)}))
+        return
     for _ in range(50):
-        invoke()
+        invocation()
         clean()
-    latencies = []
+    latencies, durations = [], []
     statuses = set()
     for _ in range(n):
-        started = time.perf_counter()
-        result = invoke()
-        latencies.append((time.perf_counter() - started) * 1000)
+        result, latency, duration = invocation()
+        latencies.append(latency)
+        durations.append(duration)
         statuses.add(result["statusCode"])
         clean()  # untimed: keeps moto's table small (its transactions copy the whole table)
-    print(json.dumps({"latencies_ms": latencies, "statuses": sorted(statuses)}))
+    print(json.dumps({"latencies_ms": latencies, "durations_ms": durations, "statuses": sorted(statuses)}))
+
+
+def _litellm_alone(n: int) -> list[float]:
+    """Baseline: the same call through the gateway's litellm Router directly, no gateway around it."""
+    import asyncio
+
+    from gateway.runtime import get_runtime
+
+    router = get_runtime().engine().router
+    messages = [{"role": "user", "content": "benchmark prompt"}]
+
+    async def run(count: int) -> list[float]:
+        out = []
+        for _ in range(count):
+            started = time.perf_counter()
+            await router.acompletion(model="fake", messages=messages, max_tokens=16)
+            out.append((time.perf_counter() - started) * 1000)
+        return out
+
+    loop = asyncio.get_event_loop()
+    loop.run_until_complete(run(50))
+    return loop.run_until_complete(run(n))
 
 
 if __name__ == "__main__":

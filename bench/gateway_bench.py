@@ -25,6 +25,7 @@ import secrets
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from common import BASE_ENV, ROOT, peak_rss_mib, start_process, stop_process, summary, table, wait_http
 
@@ -138,6 +139,23 @@ class Bench:
         result["spawned"] = started
         return result
 
+    def load_in_chunks(self, url: str, key: str, n: int, concurrency: int, chunk: int = 100) -> tuple[list[float], dict[int, int]]:
+        from _mangum_worker import _spend_log_cleaner
+
+        os.environ.update({k: v for k, v in self.env.items() if k.startswith("AWS_") or k in ("GATEWAY_TABLE", "LITELLM_MASTER_KEY")})
+        clean = _spend_log_cleaner(key)
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        for start in range(0, n, chunk):
+            size = min(chunk, n - start)
+            headers = {"authorization": f"Bearer {key}"}
+            lat, st = load(url, headers, size, concurrency) if start == 0 else asyncio.run(_load(url, headers, size, concurrency))
+            latencies += lat
+            for code, count in st.items():
+                statuses[code] = statuses.get(code, 0) + count
+            clean()
+        return latencies, statuses
+
     def cold_starts(self) -> dict[str, float]:
         out: dict[str, float] = {}
         runs = [self.worker("cold", self.master) for _ in range(3)]
@@ -219,19 +237,27 @@ class Bench:
         # Mangum in-process (what Lambda runs), master key then virtual key
         proc, base = self.start_gateway_http()
         vkey = self.virtual_key(base)
+        alone = self.worker("litellm", self.master, n)
+        add("baseline: litellm Router.acompletion alone (no gateway)", 1, "-", alone["latencies_ms"], [200])
         warm = self.worker("warm", self.master, n)
-        mangum_master = add("gateway: Mangum handler in-process", 1, "master", warm["latencies_ms"], warm["statuses"])
+        mangum_master = add("gateway: Mangum handler in-process, settle inline", 1, "master", warm["latencies_ms"], warm["statuses"])
         mangum_virtual = None
+        after: dict[str, dict] = {}
         if vkey:
             warm = self.worker("warm", vkey, n)
-            mangum_virtual = add("gateway: Mangum handler in-process", 1, "virtual", warm["latencies_ms"], warm["statuses"])
-        # uvicorn over HTTP
+            mangum_virtual = add("gateway: Mangum handler in-process, settle inline", 1, "virtual", warm["latencies_ms"], warm["statuses"])
+        for label, key in (("master", self.master), ("virtual", vkey)):
+            if key:
+                warm = self.worker("warm-ext", key, n)
+                add("gateway: Mangum + Lambda extension, settle after response", 1, label, warm["latencies_ms"], warm["statuses"])
+                after[label] = summary(warm["durations_ms"])
+        # uvicorn over HTTP, in chunks with the spend logs cleared in between (untimed): moto copies
+        # the whole table on every transaction, so a growing table would measure moto, not the gateway
         for c in (1, 16):
-            lat, st = load(base + "/v1/chat/completions", {"authorization": f"Bearer {self.master}"}, n, c)
-            add("gateway: uvicorn over HTTP", c, "master", lat, st)
-            if vkey:
-                lat, st = load(base + "/v1/chat/completions", {"authorization": f"Bearer {vkey}"}, n, c)
-                add("gateway: uvicorn over HTTP", c, "virtual", lat, st)
+            for label, key in (("master", self.master), ("virtual", vkey)):
+                if key:
+                    lat, st = self.load_in_chunks(base + "/v1/chat/completions", key, n, c)
+                    add("gateway: uvicorn over HTTP", c, label, lat, st)
         n_stream = min(n, 200)
         ttfb_direct = summary(time_to_first_byte(self.upstream_url + "/chat/completions", {"authorization": "Bearer x"}, n_stream))
         ttfb_gateway = summary(time_to_first_byte(base + "/v1/chat/completions", {"authorization": f"Bearer {self.master}"}, n_stream))
@@ -257,6 +283,9 @@ class Bench:
         header = ["path", "concurrency", "key", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "peak RSS MiB"]
         print("\n## Warm latency (n=%d per row; added = minus the direct call at the same concurrency)\n" % n)
         print(table(self.rows, header))
+        for label, s in after.items():
+            print(f"Lambda extension rows ({label}): the caller gets the response at the p50/p99 above; the invocation "
+                  f"(billed) lasts until the spend is written: p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms.")
         print("\n## Streaming: time to first byte through uvicorn (c=1, master key)\n")
         print(table([["fake upstream's first chunk, direct (baseline)", ttfb_direct["p50"], ttfb_direct["p99"]],
                      ["through the gateway (uvicorn, true streaming)", ttfb_gateway["p50"], ttfb_gateway["p99"]]],
@@ -283,11 +312,31 @@ class Bench:
                               compute + PER_REQUEST * 1_000_000 + HTTP_API_PER_MILLION])
         print(table(cost_rows, ["memory", "billed ms", "$ Lambda / 1M", "$ Lambda + HTTP API / 1M"]))
         print("Idle cost: $0 (no provisioned concurrency; DynamoDB on-demand; S3 storage only).")
+        print("\n## Package size (unzipped, what `sam build` puts in the function and its layers)\n")
+        print(table(package_sizes(), ["artifact", "MiB"]))
         if gateway_rss and proxy_rss:
             print(f"\nPeak RSS: gateway {gateway_rss:.0f} MiB vs LiteLLM proxy {proxy_rss:.0f} MiB "
                   f"(ratio {gateway_rss / proxy_rss:.2f})")
         for note in self.notes:
             print("note:", note)
+
+
+def package_sizes() -> list[list[object]]:
+    """Sizes from .aws-sam/build (running `make build` first if there is none), against Lambda's limit."""
+    build = ROOT / ".aws-sam" / "build"
+    if not (build / "DepsLayer").is_dir():
+        subprocess.run(["make", "build"], cwd=ROOT, check=True, capture_output=True, timeout=900)
+
+    def mib(path: Path) -> float:
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) / 2**20
+
+    parts = {name: mib(build / name) for name in ("GatewayFunction", "DepsLayer", "GatewayLayer")}
+    rows: list[list[object]] = [[name, size] for name, size in parts.items()]
+    total = sum(parts.values())
+    rows.append(["total: gateway function + layers", total])
+    rows.append(["baseline: Lambda's unzipped limit (function + layers)", 250.0])
+    rows.append(["ratio total / limit", total / 250.0])
+    return rows
 
 
 def main() -> None:

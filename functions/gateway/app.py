@@ -4,20 +4,25 @@ Everything expensive happens at import, once per execution environment: ``gatewa
 the config and builds the provider router, and ``warm_up`` pays litellm's lazy imports with an
 offline mock call so the first real request does not. Under SnapStart that work is in the
 snapshot, and ``snapstart.register`` refreshes what must not be shared between restored copies.
+``after_response`` registers an internal extension so spend is written after the response leaves.
 """
 from mangum import Mangum
 
-from gateway import snapstart
+from gateway import after_response, snapstart
 from gateway.app import app
 from gateway.observability import logger, tracer
 from gateway.warmup import warm_up
 
 warm_up()
 snapstart.register()
+after_response.start()  # spend is settled after the response leaves (a no-op off Lambda)
 _asgi = Mangum(app, lifespan="off")
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: object) -> dict:
-    return _asgi(event, context)
+    try:
+        return _asgi(event, context)
+    finally:
+        after_response.invocation_done()

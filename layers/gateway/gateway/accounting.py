@@ -1,7 +1,8 @@
 """The seam between the completion pipeline and ``gateway.keys`` (budgets, limits, spend).
 
 When no DynamoDB table is configured (a bare local run) every function here is a no-op, so the
-pipeline reads the same either way. Calls are blocking boto3 calls and run in a worker thread.
+pipeline reads the same either way. Calls are blocking boto3 calls and run in a worker thread; on
+Lambda, settling and releasing run after the response instead (``gateway.after_response``).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import anyio
 from starlette.concurrency import run_in_threadpool
 
+from gateway import after_response
 from gateway.auth import Principal
 from gateway.catalog import Price
 from gateway.settings import get_settings
@@ -63,6 +65,8 @@ async def settle(admission: Any | None, **usage: Any) -> None:
         return
     from gateway.keys.enforce import settle as keys_settle
 
+    if after_response.submit(lambda: keys_settle(admission, **usage)):
+        return  # on Lambda: written after the response has gone (gateway.after_response)
     with anyio.CancelScope(shield=True):
         await run_in_threadpool(lambda: keys_settle(admission, **usage))
 
@@ -72,12 +76,17 @@ async def release(admission: Any | None, *, status: int, error_code: str | None)
         return
     from gateway.keys.enforce import release as keys_release
 
-    with anyio.CancelScope(shield=True):
+    def release_now() -> None:
         try:
-            await run_in_threadpool(lambda: keys_release(admission, status=status, error_code=error_code))
+            keys_release(admission, status=status, error_code=error_code)
         except Exception:
             log.exception("releasing a reservation failed; gateway.keys clears an idle reservation "
                           "after KEY_SLOT_STALE_SECONDS (960 s)")
+
+    if after_response.submit(release_now):
+        return
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(release_now)
 
 
 def limit_headers(admission: Any | None) -> dict[str, str]:

@@ -1,0 +1,127 @@
+"""Spend settled after the response, through an internal Lambda extension (``gateway.after_response``).
+
+Lambda is played by the test: it hands the extension an INVOKE event, calls the real handler with a
+real API Gateway event, and treats the extension's next ``event/next`` call as the end of the
+invocation. At that moment the spend log must already be in DynamoDB (moto over HTTP).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+
+import pytest
+
+from gateway import after_response
+from tests.conftest import MASTER_KEY, TABLE
+from tests.support import lambda_events as ev
+from tests.support.extensions_api import FakeExtensionsAPI
+
+
+@pytest.fixture()
+def fake_api():
+    api = FakeExtensionsAPI()
+    yield api
+    api.stop()
+
+
+def test_work_runs_after_the_handler_and_before_next(fake_api):
+    ext = after_response.AfterResponse(fake_api.address)
+    ext.start()
+    fake_api.wait_next(1)  # init done: the extension is waiting for the first invocation
+    assert fake_api.registrations == [("gateway-after-response", {"events": ["INVOKE"]})]
+    ran: list[tuple[str, str, float]] = []
+
+    def work(name: str, seconds: float = 0.0, fail: bool = False):
+        def run() -> None:
+            time.sleep(seconds)
+            ran.append((name, threading.current_thread().name, time.monotonic()))
+            if fail:
+                raise RuntimeError("boom")
+        return run
+
+    fake_api.invoke()
+    assert ext.submit(work("a", 0.2)) and ext.submit(work("b", fail=True)) and ext.submit(work("c"))
+    returned = time.monotonic()  # the handler would return here: nothing has run yet
+    ext.invocation_done()
+    fake_api.wait_next(2)
+    assert [r[0] for r in ran] == ["a", "b", "c"]  # in order; one failure does not stop the rest
+    assert {r[1] for r in ran} == {"gateway-after-response"}
+    assert ran[0][2] >= returned + 0.15  # ran after "the response"
+    assert fake_api.next_calls[1][0] >= ran[-1][2]  # and Lambda was told "done" only after all of it
+
+
+def test_off_outside_lambda_and_under_snapstart(monkeypatch):
+    monkeypatch.delenv("AWS_LAMBDA_RUNTIME_API", raising=False)
+    assert not after_response.enabled_here()
+    monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+    assert after_response.enabled_here()
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    assert not after_response.enabled_here()
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+    monkeypatch.setenv("GATEWAY_SETTLE_AFTER_RESPONSE", "false")
+    assert not after_response.enabled_here()
+    monkeypatch.setattr(after_response, "_extension", None)
+    assert after_response.submit(lambda: None) is False  # not started: callers settle inline
+
+
+def _call(handler, path: str, body: dict, key: str) -> dict:
+    event = ev.http_api_event("POST", path, body=json.dumps(body),
+                              headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+    return handler(event, ev.FakeContext())
+
+
+def _spend_logs(key: str) -> int:
+    from gateway import aws
+
+    return aws.client("dynamodb").query(
+        TableName=TABLE, KeyConditionExpression="pk = :p", Select="COUNT",
+        ExpressionAttributeValues={":p": {"S": "KEYLOG#" + hashlib.sha256(key.encode()).hexdigest()}})["Count"]
+
+
+def _spend(handler, key: str) -> float:
+    event = ev.http_api_event("GET", "/key/info", query=f"key={key}", headers={"authorization": f"Bearer {MASTER_KEY}"})
+    return float(json.loads(handler(event, ev.FakeContext())["body"])["info"]["spend"])
+
+
+def test_virtual_key_spend_is_written_after_the_response(lambda_handler, monkeypatch):
+    from gateway import aws
+
+    generated = _call(lambda_handler, "/key/generate", {"key_alias": "after-response", "max_budget": 10.0}, MASTER_KEY)
+    key = json.loads(generated["body"])["key"]
+    writers: list[str] = []
+    dynamodb = aws.client("dynamodb")
+    hook = lambda **_: writers.append(threading.current_thread().name)  # noqa: E731
+    dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", hook)
+    api = FakeExtensionsAPI(on_next=lambda: _spend_logs(key))
+    ext = after_response.AfterResponse(api.address)
+    monkeypatch.setattr(after_response, "_extension", ext)
+    try:
+        ext.start()
+        api.wait_next(1)
+        for i in range(3):
+            api.invoke(f"req-{i}")
+            result = _call(lambda_handler, "/v1/chat/completions",
+                           {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}, key)
+            assert result["statusCode"] == 200, result["body"]
+            api.wait_next(i + 2)
+        # At each "invocation finished" the request's spend log was already durable.
+        assert [seen for _, seen in api.next_calls[1:]] == [1, 2, 3]
+        assert writers and set(writers) == {"gateway-after-response"}
+        assert _spend(lambda_handler, key) > 0
+        # A failing Extensions API switches to inline settlement: nothing is lost.
+        api._fail_next_after = len(api.next_calls)
+        api.invoke("req-fail")
+        assert _call(lambda_handler, "/v1/chat/completions",
+                     {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}, key)["statusCode"] == 200
+        deadline = time.monotonic() + 10
+        while ext.active and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not ext.active
+        assert _call(lambda_handler, "/v1/chat/completions",
+                     {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}, key)["statusCode"] == 200
+        assert _spend_logs(key) == 5
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", hook)
+        api.stop()
