@@ -18,6 +18,10 @@ from gateway.config.parse import ParsedConfig
 
 log = logging.getLogger(__name__)
 
+# litellm prints a "Give Feedback / Get Help" banner to stdout on every provider error; the gateway
+# maps and logs errors itself (as JSON, without internals), so the banner is only noise in the logs.
+litellm.suppress_debug_info = True
+
 # litellm module attributes that a config's ``litellm_settings`` may set. Callbacks and anything
 # that would send data elsewhere are deliberately not in this list.
 _SAFE_LITELLM_SETTINGS = {
