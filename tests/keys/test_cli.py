@@ -66,3 +66,52 @@ def test_cli_errors(gateway_url, capsys):
     assert code == 1 and "401" in err
     code, _, err = run(capsys, f"http://127.0.0.1:{free_port()}", "list")
     assert code == 2 and "cannot reach" in err
+
+
+def test_replay_settlements_from_error_log_lines(gateway_url, store, capsys, caplog, monkeypatch, tmp_path):
+    """A settle that failed on an instance that then died exists only as its ERROR line; the CLI
+    records it from the logs, exactly once however often it is replayed."""
+    import logging
+    import os
+    from decimal import Decimal
+
+    from gateway import aws
+    from gateway.keys import resolve, spend
+    from tests.keys.test_enforce import admit, make_key, settle
+
+    p = resolve.resolve_token(make_key())
+    adm = admit(p, "lost-on-a-dead-instance")
+    good = os.environ["AWS_ENDPOINT_URL"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # DynamoDB unreachable
+    monkeypatch.setenv("SETTLE_MAX_ATTEMPTS", "1")
+    aws.reset()
+    with caplog.at_level(logging.ERROR, logger="gateway.keys.spend"):
+        settle(adm, cost=0.25)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", good)
+    aws.reset()
+    spend._pending.clear()  # the instance died: its in-process replay queue is gone
+    lines = [r.getMessage() for r in caplog.records if "spend_settle_failed" in r.getMessage()]
+    assert len(lines) == 1
+    log_file = tmp_path / "errors.log"  # as exported from CloudWatch: timestamp, then the Powertools JSON
+    log_file.write_text("noise line\n" + "".join(
+        f"2026-11-23T12:00:00.000Z\t{json.dumps({'level': 'ERROR', 'message': line})}\n" for line in lines * 2))
+    assert store.get_usage("key", p.key_hash).spend == Decimal("0")
+
+    code, out, err = run(capsys, gateway_url, "replay-settlements", str(log_file))
+    assert code == 0, err
+    assert out == {"found": 1, "results": [{"request_id": "lost-on-a-dead-instance", "status": "recorded"}]}
+    assert store.get_usage("key", p.key_hash).spend == Decimal("0.25")
+    assert store.get_usage("key", p.key_hash).reserved == Decimal("0")
+
+    code, out, _ = run(capsys, gateway_url, "replay-settlements", str(log_file))
+    assert out["results"][0]["status"] == "already_recorded"
+    assert store.get_usage("key", p.key_hash).spend == Decimal("0.25")
+
+
+def test_replay_refuses_what_is_not_a_settlement(gateway_url, capsys, tmp_path):
+    from gateway.keys import schemas  # noqa: F401  (the route validates the body)
+
+    bad = tmp_path / "bad.log"
+    bad.write_text(json.dumps({"event": "spend_settle_failed", "request_id": "x", "settlement": {"log": {"nope": 1}}}) + "\n")
+    code, out, err = run(capsys, gateway_url, "replay-settlements", str(bad))
+    assert code == 1 and "settlements[0]" in err

@@ -11,6 +11,7 @@ stderr with exit status 1 (HTTP error) or 2 (gateway unreachable).
     gateway-admin unblock sk-...
     gateway-admin delete sk-... [sk-...]
     gateway-admin spend --key sk-... --start 2026-11-01
+    gateway-admin replay-settlements errors.log   # spend_settle_failed lines from the logs
 """
 from __future__ import annotations
 
@@ -125,6 +126,35 @@ def cmd_spend(args: argparse.Namespace) -> Any:
     return {"count": len(logs), "total_spend": round(total, 10), "logs": logs}
 
 
+def settlement_records(lines: Any) -> list[dict[str, Any]]:
+    """The ``settlement`` objects of ``spend_settle_failed`` lines: raw JSON, a Powertools log line
+    (the JSON in ``message``), or either with a prefix such as a CloudWatch timestamp."""
+    found: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        start = line.find("{")
+        if start < 0:
+            continue
+        try:
+            record = json.loads(line[start:])
+            if isinstance(record, dict) and isinstance(record.get("message"), str):
+                record = json.loads(record["message"])
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") == "spend_settle_failed" and "settlement" in record:
+            found[str(record.get("request_id"))] = record["settlement"]  # the same request logged twice: once
+    return list(found.values())
+
+
+def cmd_replay(args: argparse.Namespace) -> Any:
+    stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
+    with stream:
+        records = settlement_records(stream)
+    results: list[Any] = []
+    for start in range(0, len(records), 500):
+        results += _call(args, "POST", "/spend/replay", json_body={"settlements": records[start:start + 500]})["results"]
+    return {"found": len(records), "results": results}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway-admin", description="Manage gateway keys, teams and spend over HTTP.")
     parser.add_argument("--url", default=os.environ.get("GATEWAY_URL", "http://127.0.0.1:4000"),
@@ -176,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("team-delete", help="delete teams (and their keys)")
     p.add_argument("team_ids", nargs="+")
     p.set_defaults(fn=cmd_team_delete)
+
+    p = sub.add_parser("replay-settlements", help="record spend from spend_settle_failed log lines (idempotent)")
+    p.add_argument("file", help="log lines (CloudWatch export, Powertools JSON or raw), or - for stdin")
+    p.set_defaults(fn=cmd_replay)
 
     p = sub.add_parser("spend", help="spend logs and their total")
     p.add_argument("--key", help="sk- token or hash")

@@ -26,6 +26,7 @@ from gateway.keys.schemas import (
     KeyFields,
     NewTeamRequest,
     RegenerateKeyRequest,
+    ReplaySettlementsRequest,
     UpdateKeyRequest,
     UpdateTeamRequest,
     _Limits,
@@ -432,3 +433,19 @@ def spend_logs(*, api_key: str | None, user_id: str | None, request_id: str | No
     logs = _guard(store.query_logs, key_hash=key_hash, start=start, end=end, limit=page * page_size,
                   team_id=team_id, user_id=user_id, request_id=request_id)
     return [log_view(log) for log in logs[(page - 1) * page_size : page * page_size]]
+
+
+# ---------------------------------------------------------------- settlement replay
+def replay_settlements(body: ReplaySettlementsRequest) -> dict[str, Any]:
+    """Apply settlements recovered from ``spend_settle_failed`` log lines; each at most once, ever."""
+    from gateway.keys import spend
+
+    parsed = []
+    for i, record in enumerate(body.settlements):
+        try:
+            parsed.append(spend.settlement_from_record(record))
+        except ValueError as exc:
+            raise bad_request(f"settlements[{i}]: {exc}", param=f"settlements.{i}") from None
+    store = _store()
+    results = [{"request_id": s.log.request_id, "status": _guard(spend.replay, store, s)} for s in parsed]
+    return {"results": results}

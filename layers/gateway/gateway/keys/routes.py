@@ -20,6 +20,7 @@ from gateway.keys.schemas import (
     KeyRef,
     NewTeamRequest,
     RegenerateKeyRequest,
+    ReplaySettlementsRequest,
     UpdateKeyRequest,
     UpdateTeamRequest,
 )
@@ -125,3 +126,9 @@ def spend_logs(
 ) -> list[dict[str, Any]]:
     return admin.spend_logs(api_key=api_key, user_id=user_id, request_id=request_id, team_id=team_id,
                             start_date=start_date, end_date=end_date, page=page, page_size=page_size)
+
+
+@router.post("/spend/replay")
+def spend_replay(body: ReplaySettlementsRequest) -> dict[str, Any]:
+    """Record settlements that failed on an instance (from its ``spend_settle_failed`` ERROR lines)."""
+    return admin.replay_settlements(body)

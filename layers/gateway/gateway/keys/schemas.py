@@ -95,3 +95,9 @@ class UpdateTeamRequest(_Limits):
 
 class DeleteTeamsRequest(_Body):
     team_ids: list[str] = Field(min_length=1)
+
+
+class ReplaySettlementsRequest(_Body):
+    """``settlement`` objects from ``spend_settle_failed`` log lines (see ``gateway.keys.spend``)."""
+
+    settlements: list[dict[str, Any]] = Field(min_length=1, max_length=1000)

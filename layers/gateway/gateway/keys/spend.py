@@ -10,7 +10,8 @@ settlement is NOT dropped and NOT raised to the client (the provider has answere
 client should get its answer): it is logged at ERROR as one JSON line (``spend_settle_failed``, with
 every field needed to replay it) and kept in an in-process queue that the next settle on this
 instance replays first (``flush_pending``). The log line is the durable record if the instance
-is never invoked again; replaying it is safe because the log put is idempotent.
+is never invoked again: ``gateway-admin replay-settlements`` sends such lines to ``POST /spend/replay``
+(``replay``), which is safe to repeat because the log put is idempotent.
 """
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ import os
 import random
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from gateway.keys.errors import AlreadySettled, StoreUnavailable
-from gateway.keys.store.base import KeyStore, Settlement
+from gateway.keys.models import SpendLog
+from gateway.keys.store.base import KeyStore, Settlement, UsageDelta
 
 logger = logging.getLogger("gateway.keys.spend")
 
@@ -114,3 +117,35 @@ def pending() -> list[Settlement]:
 
 def _jsonable(settlement: Settlement) -> dict[str, Any]:
     return asdict(settlement)
+
+
+def settlement_from_record(record: dict[str, Any]) -> Settlement:
+    """The inverse of the ``settlement`` field of a ``spend_settle_failed`` line (raises ValueError)."""
+    try:
+        log_fields = {f.name for f in fields(SpendLog)}
+        log = dict(record["log"])
+        unknown = set(log) - log_fields
+        if unknown:
+            raise ValueError(f"unknown spend-log fields {sorted(unknown)}")
+        log["cost"] = Decimal(str(log["cost"]))
+        deltas = {}
+        for name in ("key", "team"):
+            d = record.get(name)
+            deltas[name] = None if d is None else UsageDelta(spend=Decimal(str(d["spend"])), release=Decimal(str(d["release"])),
+                                                             tokens=int(d["tokens"]), parallel=int(d["parallel"]))
+        return Settlement(log=SpendLog(**log), key=deltas["key"], team=deltas["team"], key_hash=record.get("key_hash"),
+                          team_id=record.get("team_id"), extra=dict(record.get("extra") or {}))
+    except (KeyError, TypeError, InvalidOperation) as exc:
+        raise ValueError(f"not a settlement record: {exc!r}") from None
+
+
+def replay(store: KeyStore, settlement: Settlement) -> str:
+    """Apply a settlement taken from a ``spend_settle_failed`` line: 'recorded' or 'already_recorded'.
+
+    Raises ``StoreUnavailable`` if DynamoDB cannot take it now (try again later: nothing was written)."""
+    try:
+        store.commit(settlement)
+    except AlreadySettled:
+        return "already_recorded"
+    logger.info("replayed settlement %s from a log line", settlement.log.request_id)
+    return "recorded"
