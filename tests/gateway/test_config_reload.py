@@ -148,3 +148,14 @@ def test_hot_reload_through_the_running_app(stack, http_server, s3):
         stack.config._last_check = None
         httpx.get(http_server + "/v1/models", headers=headers)
     assert stack.config.status()["error"] is None
+
+
+def test_due_says_when_refresh_would_call_s3(store, s3):
+    """The middleware runs refresh() in a worker thread only when due, so S3 never blocks the loop."""
+    assert not store.due()
+    store.clock.now += 59
+    assert not store.due()
+    store.clock.now += 2
+    assert store.due()
+    store.refresh()
+    assert not store.due()

@@ -48,8 +48,11 @@ def test_artifact_pulled_verified_and_named(store, tmp_path):
 
 
 def test_unchanged_objects_are_not_downloaded_again(store):
+    assert not store.due()
     store.clock.now += 11
+    assert store.due()
     store.refresh()
+    assert not store.due()
     assert store.downloads == 1 and store.generation == 1
 
 

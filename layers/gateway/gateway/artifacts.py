@@ -144,6 +144,12 @@ class ArtifactStore:
         if changed:
             self.generation += 1
 
+    def due(self) -> bool:
+        """Whether ``refresh()`` would list S3 now."""
+        if not self.configured or not self.hot_reload:
+            return False
+        return self._last_check is None or self._clock() - self._last_check >= self.interval
+
     def refresh(self) -> None:
         if not self.configured or not self.hot_reload:
             return

@@ -16,6 +16,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import errors
@@ -84,8 +85,10 @@ class GatewayMiddleware:
                                           f"{runtime.settings.max_body_bytes}.", code="request_too_large")
                 await _send_json(send_with_id, 413, err.body(), {})
                 return
-            if scope["path"] not in _NO_REFRESH:
-                runtime.refresh()
+            if scope["path"] not in _NO_REFRESH and runtime.refresh_due():
+                # S3 calls are blocking: keep them off the event loop (uvicorn serves other requests
+                # meanwhile; under Mangum it is one request at a time and costs one thread hop).
+                await run_in_threadpool(runtime.refresh)
             await self.app(scope, receive, send_with_id)
         except Exception:
             logger.exception("unhandled error", extra={"path": scope.get("path")})

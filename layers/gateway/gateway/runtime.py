@@ -81,6 +81,10 @@ class Runtime:
         with subsegment("router.artifacts.load"):
             self.artifacts.load()
 
+    def refresh_due(self) -> bool:
+        """True when ``refresh()`` would call S3 (a HEAD or a LIST); otherwise it is a no-op."""
+        return self.config.due() or self.artifacts.due()
+
     def refresh(self) -> None:
         with subsegment("config.refresh"):
             self.config.refresh()

@@ -97,6 +97,15 @@ class ConfigStore(Generic[T]):
         log.error("config not applied: %s", message)
 
     # -- hot reload ----------------------------------------------------------------------------
+    def due(self) -> bool:
+        """Whether ``refresh()`` would look at the source now (so a server can do it off its event loop)."""
+        now = self._clock()
+        if self.current is None:
+            return self._last_check is None or now - self._last_check >= COLD_RETRY_SECONDS
+        if not self.hot_reload or self.source is None:
+            return False
+        return self._last_check is None or now - self._last_check >= self.interval
+
     def refresh(self) -> None:
         """Called once per invocation; cheap unless it is time to look at the source again."""
         now = self._clock()
