@@ -128,10 +128,11 @@ class Bench:
         self.moto.stop()
 
     # -- measurements --------------------------------------------------------------------------
-    def worker(self, mode: str, key: str, n: int = 0) -> dict:
+    def worker(self, mode: str, key: str, n: int = 0, extra_env: dict[str, str] | None = None) -> dict:
         started = time.time()
         proc = subprocess.run([sys.executable, str(ROOT / "bench" / "_mangum_worker.py"), mode, key, str(n)],
-                              env={**os.environ, **self.env}, capture_output=True, text=True, timeout=900)
+                              env={**os.environ, **self.env, **(extra_env or {})}, capture_output=True, text=True,
+                              timeout=900)
         lines = [l for l in proc.stdout.splitlines() if l.startswith("{\"")]
         if proc.returncode or not lines:
             raise RuntimeError(f"worker failed: {proc.stderr[-2000:]}")
@@ -170,10 +171,11 @@ class Bench:
         out["import_litellm"] = sorted(times)[1]
         return out
 
-    def start_gateway_http(self) -> tuple[subprocess.Popen, str]:
+    def start_gateway_http(self, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
         port = devstack.free_port()
         proc = start_process([sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port),
-                              "--log-level", "warning", "--no-access-log"], self.env, LOGS / "gateway-uvicorn.log")
+                              "--log-level", "warning", "--no-access-log"], {**self.env, **(extra_env or {})},
+                             LOGS / "gateway-uvicorn.log")
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/_health/live", timeout=120)
         return proc, base
@@ -234,6 +236,15 @@ class Bench:
 
         cold = self.cold_starts()
 
+        # Master key without a table: no DynamoDB at all, the like-for-like comparison with the proxy
+        no_table = {"GATEWAY_TABLE": ""}
+        warm = self.worker("warm", self.master, n, no_table)
+        add("gateway: Mangum handler in-process, no table", 1, "master", warm["latencies_ms"], warm["statuses"])
+        proc, base = self.start_gateway_http(no_table)
+        for c in (1, 16):
+            lat, st = load(base + "/v1/chat/completions", {"authorization": f"Bearer {self.master}"}, n, c)
+            add("gateway: uvicorn over HTTP, no table", c, "master", lat, st)
+        stop_process(proc)
         # Mangum in-process (what Lambda runs), master key then virtual key
         proc, base = self.start_gateway_http()
         vkey = self.virtual_key(base)
