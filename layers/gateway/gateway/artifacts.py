@@ -151,15 +151,12 @@ class ArtifactStore:
         return self._last_check is None or self._clock() - self._last_check >= self.interval
 
     def refresh(self) -> None:
-        if not self.configured or not self.hot_reload:
-            return
-        now = self._clock()
-        if self._last_check is not None and now - self._last_check < self.interval:
+        if not self.due():
             return
         if not self._lock.acquire(blocking=False):
             return
         try:
-            self._last_check = now
+            self._last_check = self._clock()
             self._sync()
         finally:
             self._lock.release()

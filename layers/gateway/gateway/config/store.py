@@ -108,19 +108,15 @@ class ConfigStore(Generic[T]):
 
     def refresh(self) -> None:
         """Called once per invocation; cheap unless it is time to look at the source again."""
-        now = self._clock()
+        if not self.due():
+            return
         if self.current is None:
-            if self._last_check is None or now - self._last_check >= COLD_RETRY_SECONDS:
-                self.load()
-            return
-        if not self.hot_reload or self.source is None:
-            return
-        if self._last_check is not None and now - self._last_check < self.interval:
+            self.load()
             return
         if not self._lock.acquire(blocking=False):
             return  # another thread is already checking; keep serving the current config
         try:
-            self._last_check = now
+            self._last_check = self._clock()
             try:
                 version = self.source.current_version()
             except ConfigError as err:

@@ -99,10 +99,7 @@ def flush_pending(store: KeyStore) -> int:
     still: list[Settlement] = []
     for s in batch:
         try:
-            store.commit(s)
-            logger.info("replayed settlement %s", s.log.request_id)
-        except AlreadySettled:
-            pass
+            replay(store, s)
         except StoreUnavailable:
             still.append(s)
     with _lock:
@@ -140,12 +137,12 @@ def settlement_from_record(record: dict[str, Any]) -> Settlement:
 
 
 def replay(store: KeyStore, settlement: Settlement) -> str:
-    """Apply a settlement taken from a ``spend_settle_failed`` line: 'recorded' or 'already_recorded'.
+    """Apply a queued or logged settlement once more: 'recorded' or 'already_recorded'.
 
     Raises ``StoreUnavailable`` if DynamoDB cannot take it now (try again later: nothing was written)."""
     try:
         store.commit(settlement)
     except AlreadySettled:
         return "already_recorded"
-    logger.info("replayed settlement %s from a log line", settlement.log.request_id)
+    logger.info("replayed settlement %s", settlement.log.request_id)
     return "recorded"
