@@ -13,7 +13,7 @@ within about -23%/+10% (5th/95th percentile), median -2%. Good enough for length
 billing count.
 
 The feature vector is sparse: parallel lists ``(indices, values)``; models are dense weight rows
-indexed by it, so a score is one C-level gather (``operator.itemgetter``) and one ``sum(map(mul))``.
+indexed by it, so a score is one C-level gather (``operator.itemgetter``) and one ``math.sumprod``.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import math
 import string
 import zlib
 from collections import Counter
-from operator import itemgetter, mul
 from dataclasses import asdict, dataclass
+from operator import itemgetter, mul
 from typing import Any, Mapping, Sequence
 
 
