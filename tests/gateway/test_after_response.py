@@ -91,9 +91,12 @@ def test_virtual_key_spend_is_written_after_the_response(lambda_handler, monkeyp
     generated = _call(lambda_handler, "/key/generate", {"key_alias": "after-response", "max_budget": 10.0}, MASTER_KEY)
     key = json.loads(generated["body"])["key"]
     writers: list[str] = []
+    calls: list[tuple[int, str, str]] = []  # (invocation, operation, thread)
     dynamodb = aws.client("dynamodb")
     hook = lambda **_: writers.append(threading.current_thread().name)  # noqa: E731
     dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", hook)
+    count = lambda model, **_: calls.append((len(api.next_calls), model.name, threading.current_thread().name))  # noqa: E731
+    dynamodb.meta.events.register("before-call.dynamodb.*", count)
     api = FakeExtensionsAPI(on_next=lambda: _spend_logs(key))
     ext = after_response.AfterResponse(api.address)
     monkeypatch.setattr(after_response, "_extension", ext)
@@ -109,6 +112,13 @@ def test_virtual_key_spend_is_written_after_the_response(lambda_handler, monkeyp
         # At each "invocation finished" the request's spend log was already durable.
         assert [seen for _, seen in api.next_calls[1:]] == [1, 2, 3]
         assert writers and set(writers) == {"gateway-after-response"}
+        # The first request admits with a conditional write; the next ones use the spare reserved
+        # after the previous response (gateway.keys.spares): no DynamoDB call before their answer.
+        before_response = [(n, op) for n, op, thread in calls
+                           if thread.startswith("AnyIO") or thread == threading.current_thread().name]
+        assert before_response and {n for n, _ in before_response} == {1}, calls  # key lookup, admission
+        assert [op for n, op, thread in calls if n == 2 and thread == "gateway-after-response"] == \
+            ["TransactWriteItems", "UpdateItem"]  # settle, then the next request's spare
         assert _spend(lambda_handler, key) > 0
         # A failing Extensions API switches to inline settlement: nothing is lost.
         api._fail_next_after = len(api.next_calls)
@@ -124,4 +134,5 @@ def test_virtual_key_spend_is_written_after_the_response(lambda_handler, monkeyp
         assert _spend_logs(key) == 5
     finally:
         dynamodb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", hook)
+        dynamodb.meta.events.unregister("before-call.dynamodb.*", count)
         api.stop()

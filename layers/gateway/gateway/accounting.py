@@ -2,7 +2,8 @@
 
 When no DynamoDB table is configured (a bare local run) every function here is a no-op, so the
 pipeline reads the same either way. Calls are blocking boto3 calls and run in a worker thread; on
-Lambda, settling and releasing run after the response instead (``gateway.after_response``).
+Lambda, settling and releasing run after the response instead (``gateway.after_response``), and
+so does reserving the next request's spare admission (``gateway.keys.spares``).
 """
 from __future__ import annotations
 
@@ -47,16 +48,11 @@ async def admit(
         return None
     from gateway.keys.enforce import admit as keys_admit
 
-    return await run_in_threadpool(
-        keys_admit,
-        principal,
-        request_id=request_id,
-        model=model,
-        prompt_tokens=prompt_tokens,
-        max_tokens=max_tokens,
-        input_cost_per_token=price.input_cost_per_token,
-        output_cost_per_token=price.output_cost_per_token,
-    )
+    kwargs = dict(request_id=request_id, model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
+                  input_cost_per_token=price.input_cost_per_token, output_cost_per_token=price.output_cost_per_token,
+                  # spares are reserved after the response; only worth it where that costs the caller nothing
+                  use_spares=after_response.active())
+    return await run_in_threadpool(keys_admit, principal, **kwargs)  # type: ignore[arg-type]
 
 
 async def settle(admission: Any | None, **usage: Any) -> None:
@@ -65,10 +61,16 @@ async def settle(admission: Any | None, **usage: Any) -> None:
         return
     from gateway.keys.enforce import settle as keys_settle
 
-    if after_response.submit(lambda: keys_settle(admission, **usage)):
+    from gateway.keys.enforce import after_settle
+
+    def settle_now() -> None:
+        keys_settle(admission, **usage)
+        after_settle(admission)  # the next request's spare, if this one was admitted with spares
+
+    if after_response.submit(settle_now):
         return  # on Lambda: written after the response has gone (gateway.after_response)
     with anyio.CancelScope(shield=True):
-        await run_in_threadpool(lambda: keys_settle(admission, **usage))
+        await run_in_threadpool(settle_now)
 
 
 async def release(admission: Any | None, *, status: int, error_code: str | None) -> None:
@@ -76,9 +78,12 @@ async def release(admission: Any | None, *, status: int, error_code: str | None)
         return
     from gateway.keys.enforce import release as keys_release
 
+    from gateway.keys.enforce import after_settle
+
     def release_now() -> None:
         try:
             keys_release(admission, status=status, error_code=error_code)
+            after_settle(admission)
         except Exception:
             log.exception("releasing a reservation failed; gateway.keys clears an idle reservation "
                           "after KEY_SLOT_STALE_SECONDS (960 s)")

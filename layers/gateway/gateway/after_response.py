@@ -139,6 +139,11 @@ def start() -> bool:
     return True
 
 
+def active() -> bool:
+    """True while work submitted now would run after the response."""
+    return _extension is not None and _extension.active
+
+
 def submit(work: Callable[[], None]) -> bool:
     """Run ``work`` after the response if the extension is active; False means: run it yourself."""
     return _extension is not None and _extension.submit(work)

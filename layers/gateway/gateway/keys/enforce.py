@@ -17,20 +17,28 @@ DynamoDB traffic on a warm key (config cached): admit = 1 conditional UpdateItem
 counters (+1 on the team's if the team has limits); settle/release = 1 TransactWriteItems (key
 counters, team counters if any, spend log). No reads. So a key without team limits costs 2 calls
 and 3 item writes per request.
+
+With spares (``admit(..., use_spares=True)``, on Lambda when settling after the response), a warm key
+makes no DynamoDB call before the provider call: the request is admitted against the spare reserved
+after the previous response, and ``after_settle`` reserves the next one (1 UpdateItem) after this
+response. Same calls per request, none of them on the client's path.
 """
 from __future__ import annotations
 
 import fnmatch
+import logging
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from gateway.auth import Principal
-from gateway.keys import budgets, limits, resolve, spend
+from gateway.keys import budgets, limits, resolve, spares, spend
 from gateway.keys import errors as kerr
 from gateway.keys.models import ZERO, SpendLog, to_cost
 from gateway.keys.store import get_store
 from gateway.keys.store.base import UsageDelta, Settlement
+
+logger = logging.getLogger(__name__)
 
 ALL_MODELS = {"*", "all-proxy-models"}
 ALL_TEAM_MODELS = "all-team-models"
@@ -89,6 +97,9 @@ class Admission:
     headers: dict[str, str] = field(default_factory=dict)
     done: bool = False
     started_monotonic: float = field(default_factory=time.monotonic)
+    spare_id: str | None = None  # admitted against a spare (spares.py)
+    next_spare: tuple[Decimal, int] | None = None  # (cost, tokens) to reserve as the next spare, after settle
+    unused_spare: spares.Spare | None = None  # a spare that did not cover this request: give it back
 
 
 def admit(
@@ -100,22 +111,54 @@ def admit(
     max_tokens: int,
     input_cost_per_token: float,
     output_cost_per_token: float,
+    use_spares: bool = False,
 ) -> Admission:
     """Reserve budget, rpm, tpm and a parallel slot on the key and its team, atomically per item.
 
     429 (``budget_exceeded`` / ``requests`` / ``tokens``) with ``retry-after`` and ``x-ratelimit-*``
     headers when a limit is reached; 401/403 if the key was revoked since it was cached; 503 if
     DynamoDB does not answer. On any failure nothing stays reserved.
+
+    ``use_spares``: the caller runs ``after_settle`` once the response has gone (Lambda), so this
+    request may use a spare reserved for it and leave one for the next (``spares.py``).
     """
     now = time.time()
     if principal.kind == "master" or principal.key is None:
         return Admission(request_id=request_id, principal=principal, model=model, start_time=now, key_hash=principal.key_id)
     cost = budgets.worst_case_cost(prompt_tokens, max_tokens, input_cost_per_token, output_cost_per_token)
     tokens = int(prompt_tokens) + int(max_tokens)
+    spare = unused = None
+    use_spares = use_spares and spares.enabled() and spares.eligible(principal)
+    if spares.enabled():
+        spare, unused = spares.take(principal, cost, tokens, now)
+        if spare is not None and not use_spares:  # held from before, no longer usable here: give it back
+            spare, unused = None, spare
+        if spare is not None:
+            resolve.check(principal.key, principal.team, now)
     try:
-        return _admit(principal, request_id, model, cost, tokens, now)
+        admission = _from_spare(principal, request_id, model, spare, now) if spare else \
+            _admit(principal, request_id, model, cost, tokens, now)
     except kerr.StoreUnavailable as exc:
         raise kerr.unavailable(str(exc)) from exc
+    except BaseException:
+        if unused is not None:  # refused: give the spare back now, there is no settle to do it later
+            _drop_quietly(unused)
+        raise
+    admission.unused_spare = unused
+    if use_spares:
+        admission.next_spare = (cost, tokens)
+    return admission
+
+
+def _from_spare(principal: Principal, request_id: str, model: str, spare: spares.Spare, now: float) -> Admission:
+    key = principal.key
+    assert key is not None
+    return Admission(
+        request_id=request_id, principal=principal, model=model, start_time=now, key_hash=key.token,
+        team_id=key.team_id, user_id=key.user_id, key_alias=key.key_alias, key_reserved=spare.cost,
+        team_reserved=spare.cost if spare.team_version is not None else None, reserved_tokens=spare.tokens,
+        headers=dict(spare.headers), spare_id=spare.spare_id,
+    )
 
 
 def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tokens: int, now: float) -> Admission:
@@ -191,11 +234,12 @@ def settle(
     key_delta = team_delta = None
     if admission.key_reserved is not None:
         key_delta = UsageDelta(spend=actual, release=admission.key_reserved,
-                               tokens=used_tokens - admission.reserved_tokens, parallel=-1)
+                               tokens=used_tokens - admission.reserved_tokens, parallel=-1, spare=admission.spare_id)
     if admission.team_id is not None:
         if admission.team_reserved is not None:
             team_delta = UsageDelta(spend=actual, release=admission.team_reserved,
-                                    tokens=used_tokens - admission.reserved_tokens, parallel=-1)
+                                    tokens=used_tokens - admission.reserved_tokens, parallel=-1,
+                                    spare=admission.spare_id)
         else:  # team without limits: only its spend total moves
             team_delta = UsageDelta(spend=actual, release=ZERO, tokens=0, parallel=0)
     settlement = Settlement(log=log, key=key_delta, team=team_delta,
@@ -225,6 +269,30 @@ def release(
            router=router, latency_ms=latency_ms, error_code=error_code)
 
 
-__all__ = ["Admission", "admit", "settle", "release", "check_model_access", "allowed_models"]
+def _drop_quietly(spare: spares.Spare) -> None:
+    try:
+        spares.drop(get_store(), spare)
+    except kerr.StoreUnavailable as exc:  # reclaimed later (limits.py): KEY_SLOT_STALE_SECONDS after expiry
+        logger.warning("giving back a spare admission failed: %s", exc)
+
+
+def after_settle(admission: Admission) -> None:
+    """After the response (Lambda's post-response phase): give back a spare that did not fit this
+    request and reserve a spare for the next one. Never raises: a missing spare only means the next
+    request admits the usual way."""
+    if admission.unused_spare is not None:
+        unused, admission.unused_spare = admission.unused_spare, None
+        _drop_quietly(unused)
+    if admission.next_spare is None:
+        return
+    cost, tokens = admission.next_spare
+    admission.next_spare = None
+    try:
+        spares.make(get_store(), admission.principal, cost, tokens)
+    except kerr.StoreUnavailable as exc:
+        logger.warning("spare admission skipped: %s", exc)
+
+
+__all__ = ["Admission", "admit", "settle", "release", "after_settle", "check_model_access", "allowed_models"]
 
 

@@ -8,6 +8,8 @@ instances racing on the same key cannot together pass a limit: there is no read-
 Slow path, only when that condition fails: look at the item as it was (returned by the failed
 write, no extra read) and either
 - roll the window or the budget period forward with a guarded write, then retry;
+- reclaim spare admissions (``spares.py``) that expired more than ``STALE_AFTER_SECONDS`` ago (their
+  instance is gone; nothing admitted against them can still be running), then retry;
 - free slots and reservations leaked by an instance killed mid-request (no admission for longer
   than a Lambda can run, ``STALE_AFTER_SECONDS``), then retry;
 - or report the limit that is really reached (429 with ``retry-after`` and ``x-ratelimit-*``).
@@ -95,6 +97,7 @@ def reserve(
     tokens: int,
     now: float,
     scope: str,
+    spare: tuple[str, float] | None = None,
 ) -> Reserved:
     """Take one request's share of ``limits`` on one item, or raise a 429 GatewayError.
 
@@ -115,6 +118,7 @@ def reserve(
             tpm_cap=None if limits.tpm_limit is None else limits.tpm_limit - tokens,
             parallel=limits.max_parallel_requests,
             now=now,
+            spare=spare,
         )
         result = store.reserve(kind, ident, r)
         if result.ok:
@@ -136,7 +140,13 @@ def reserve(
                 period, moved = u.period, True
         if moved:
             continue
-        if (u.parallel > 0 or u.reserved > 0) and u.active_at < now - STALE_AFTER_SECONDS:
+        idle = u.active_at < now - STALE_AFTER_SECONDS  # (every spare is older than the last admission)
+        abandoned = [(spare_id, cost) for spare_id, cost, expires in u.spares
+                     if idle or expires < now - STALE_AFTER_SECONDS]
+        if abandoned:
+            store.reclaim_spares(kind, ident, abandoned)
+            continue
+        if (u.parallel > 0 or u.reserved > 0) and idle:
             store.reset_usage(
                 kind, ident,
                 {"parallel": 0, "reserved": Decimal(0), "committed": u.spend},

@@ -112,6 +112,8 @@ class Usage:
     active_at: float = 0.0  # last admission (to recover slots leaked by a killed instance)
     version: int | None = None  # copy of the META version
     exists: bool = True
+    #: spare admissions held by instances: (spare id, reserved cost, expiry epoch s); see spares.py
+    spares: tuple[tuple[str, Decimal, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class Reservation:
     tpm_cap: int | None  # tokens must be <= this before the write (tpm - tokens)
     parallel: int | None  # parallel must be < this before the write
     now: float
+    spare: tuple[str, float] | None = None  # (id, expiry): record the reservation as a spare (spares.py)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class UsageDelta:
     release: Decimal  # reservation given back
     tokens: int  # added to the tpm counter (negative: unused reserved tokens refunded)
     parallel: int  # -1 to free the slot admission took, 0 if admission took none
+    spare: str | None = None  # the admission was a spare: remove its record (unless reclaimed, see commit)
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,18 @@ class KeyStore(ABC):
     @abstractmethod
     def commit(self, settlement: Settlement) -> None:
         """Apply usage deltas and write the spend log in one transaction; raise ``AlreadySettled`` if
-        the log for this request already exists (so a retry never bills twice)."""
+        the log for this request already exists (so a retry never bills twice). A delta whose spare
+        was reclaimed meanwhile adds its spend but releases nothing (the reclaim already did)."""
+
+    @abstractmethod
+    def drop_spare(self, kind: Kind, ident: str, spare_id: str, cost: Decimal, tokens: int, window: int) -> None:
+        """Give back an unused spare: its reservation and slot, and its request and tokens if its
+        minute window is still current. Nothing happens if it was reclaimed already."""
+
+    @abstractmethod
+    def reclaim_spares(self, kind: Kind, ident: str, spares: list[tuple[str, Decimal]]) -> bool:
+        """Give back spares whose instances are gone (``(id, cost)``); False if one of them was
+        settled, dropped or reclaimed meanwhile (nothing changed)."""
 
     # --- spend logs ---
     @abstractmethod

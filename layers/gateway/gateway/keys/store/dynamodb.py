@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable
@@ -51,6 +52,9 @@ USAGE_ATTRS = {
     "active_at": "act",
     "version": "ver",
 }
+
+#: a spare admission's record on the USAGE item: ``sp_<id> = {"c": reserved cost, "x": expiry}``
+SPARE_PREFIX = "sp_"
 
 _UNAVAILABLE_CODES = {
     "ProvisionedThroughputExceededException",
@@ -236,6 +240,8 @@ def usage_from(raw: dict[str, Any] | None) -> Usage:
         active_at=float(raw.get(a["active_at"], 0)),
         version=_opt_int(raw.get(a["version"])),
         exists=True,
+        spares=tuple(sorted((name[len(SPARE_PREFIX):], Decimal(entry["c"]), float(entry["x"]))
+                            for name, entry in raw.items() if name.startswith(SPARE_PREFIX))),
     )
 
 
@@ -522,8 +528,13 @@ class DynamoDBKeyStore(KeyStore):
             conds.append(f"{e.n('tk')} <= {e.v(r.tpm_cap)}")
         if r.parallel is not None:
             conds.append(f"{e.n('par')} < {e.v(r.parallel)}")
+        spare = ""
+        if r.spare is not None:
+            spare_id, expires = r.spare
+            entry = {"c": r.cost, "x": Decimal(str(round(expires, 3)))}
+            spare = f", {e.n(SPARE_PREFIX + spare_id)} = {e.v(entry)}"
         update = (
-            f"SET {e.n('act')} = {e.v(Decimal(str(round(r.now, 3))))} "
+            f"SET {e.n('act')} = {e.v(Decimal(str(round(r.now, 3))))}{spare} "
             f"ADD {e.n('rq')} {e.v(1)}, {e.n('tk')} {e.v(r.tokens)}, {e.n('rsv')} {e.v(r.cost)}, "
             f"{e.n('com')} {e.v(r.cost)}, {e.n('par')} {e.v(1)}"
         )
@@ -582,19 +593,63 @@ class DynamoDBKeyStore(KeyStore):
             **e.kwargs(),
         )
 
+    def drop_spare(self, kind: Kind, ident: str, spare_id: str, cost: Decimal, tokens: int, window: int) -> None:
+        key = serialize({"pk": _pk(kind, ident), "sk": "USAGE"})
+        for same_window in (True, False):
+            e = _Expr()
+            sp = e.n(SPARE_PREFIX + spare_id)
+            adds = [f"{e.n('rsv')} {e.v(-cost)}", f"{e.n('com')} {e.v(-cost)}", f"{e.n('par')} {e.v(-1)}"]
+            cond = f"attribute_exists({sp})"
+            if same_window:  # its minute is still current: the request and tokens it took are free again
+                adds += [f"{e.n('rq')} {e.v(-1)}", f"{e.n('tk')} {e.v(-tokens)}"]
+                cond += f" AND {e.n('win')} = {e.v(window)}"
+            try:
+                self._call("update_item", TableName=self.table, Key=key, ConditionExpression=cond,
+                           UpdateExpression=f"REMOVE {sp} ADD " + ", ".join(adds), **e.kwargs())
+                return
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+
+    def reclaim_spares(self, kind: Kind, ident: str, spares: list[tuple[str, Decimal]]) -> bool:
+        e = _Expr()
+        names = [e.n(SPARE_PREFIX + spare_id) for spare_id, _ in spares]
+        total = sum((cost for _, cost in spares), ZERO)
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key=serialize({"pk": _pk(kind, ident), "sk": "USAGE"}),
+                UpdateExpression=(f"REMOVE {', '.join(names)} ADD {e.n('rsv')} {e.v(-total)}, "
+                                  f"{e.n('com')} {e.v(-total)}, {e.n('par')} {e.v(-len(spares))}"),
+                ConditionExpression=" AND ".join(f"attribute_exists({n})" for n in names),
+                **e.kwargs(),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def commit(self, s: Settlement) -> None:
         log = serialize(log_item(s.log))
         ops: list[dict[str, Any]] = []
+        deltas: list[tuple[str, UsageDelta]] = []
         for kind, ident, delta in (("key", s.key_hash, s.key), ("team", s.team_id, s.team)):
             if delta is None or ident is None:
                 continue
             e = _Expr()
-            ops.append({"Update": {
+            update: dict[str, Any] = {
                 "TableName": self.table,
                 "Key": serialize({"pk": _pk(kind, ident), "sk": "USAGE"}),  # type: ignore[arg-type]
                 "UpdateExpression": _delta_update(e, delta),
-                **e.kwargs(),
-            }})
+            }
+            if delta.spare is not None:  # settle the spare only while its record is there
+                sp = e.n(SPARE_PREFIX + delta.spare)
+                update["UpdateExpression"] += f" REMOVE {sp}"
+                update["ConditionExpression"] = f"attribute_exists({sp})"
+            ops.append({"Update": {**update, **e.kwargs()}})
+            deltas.append((kind, delta))
         if not ops:  # master key: only the log (one conditional put, same exactly-once guarantee)
             try:
                 self._call("put_item", TableName=self.table, Item=log, ConditionExpression="attribute_not_exists(pk)")
@@ -609,6 +664,14 @@ class DynamoDBKeyStore(KeyStore):
         except _Cancelled as exc:
             if exc.reasons and exc.reasons[-1] == "ConditionalCheckFailed":
                 raise AlreadySettled(s.log.request_id) from exc
+            gone = {kind for (kind, delta), reason in zip(deltas, exc.reasons)
+                    if delta.spare is not None and reason == "ConditionalCheckFailed"}
+            if gone:  # reclaimed (limits.py): its reservation and slot are back already; add the spend only
+                def unreserved(delta: UsageDelta | None, kind: str) -> UsageDelta | None:
+                    if delta is None or kind not in gone:
+                        return delta
+                    return UsageDelta(spend=delta.spend, release=ZERO, tokens=0, parallel=0)
+                return self.commit(replace(s, key=unreserved(s.key, "key"), team=unreserved(s.team, "team")))
             raise StoreUnavailable(f"settle transaction cancelled: {exc.reasons}") from exc
 
     # ------------------------------------------------------------ spend logs

@@ -1,0 +1,173 @@
+"""Spare admissions: the next request's reservation, made after this one's response.
+
+On Lambda the gateway settles spend after the response has left (``gateway.after_response``). In
+that same moment it also reserves the *next* request for the same key, exactly as admission would
+(the same conditional ``UpdateItem``: budget, rpm, tpm, config version), and keeps the reservation
+in memory. The next request for that key on this instance is admitted against the spare with no
+DynamoDB call before its provider call, and its settle releases the spare like any reservation.
+
+Limits stay exact across instances, because a spare is an admission already counted in DynamoDB.
+It is used only if it covers the request:
+- the same key (and team) config version: a blocked or changed key gets no new spare, and one made
+  before the change serves at most one request, within ``KEY_SPARE_TTL_SECONDS``;
+- the same rpm/tpm minute (when the key or team has rpm or tpm limits) and budget period;
+- a worst-case cost and token count no larger than the spare's (the last request's);
+- made less than ``KEY_SPARE_TTL_SECONDS`` ago (default: ``KEY_CACHE_TTL_SECONDS``, 10 s).
+Otherwise the request is admitted the usual way and the spare is given back after the response.
+
+The price: each instance holds at most one spare per key, so a key's ``reserved`` includes one
+request's worst case per instance that served it recently, and a spare unused in its minute costs
+that minute one rpm slot. A spare whose instance never comes back is recorded on the usage item
+(``sp_<id>`` with its expiry), and any admission that fails reclaims it once it is
+``KEY_SLOT_STALE_SECONDS`` past expiry: no request admitted against it can still be running then.
+
+Keys and teams with ``max_parallel_requests`` get no spares (a spare would hold a slot while idle).
+``KEY_SPARE_ADMISSIONS=false`` turns them off.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from gateway.auth import Principal
+from gateway.errors import GatewayError
+from gateway.keys import budgets, cache, limits
+from gateway.keys.errors import StoreUnavailable
+from gateway.keys.store.base import KeyStore
+
+#: above this many spares on one item, a new one is given back at once (keeps the hot item small)
+MAX_SPARES_PER_ITEM = 64
+
+
+@dataclass(frozen=True)
+class Spare:
+    """A reservation taken for a request that has not arrived yet, and the view it was taken under."""
+
+    spare_id: str
+    key_hash: str
+    key_version: int
+    key_period: int | None
+    team_id: str | None
+    team_version: int | None  # None: nothing reserved on the team (it has no limits)
+    team_period: int | None
+    cost: Decimal
+    tokens: int
+    window: int
+    windowed: bool  # the key or team has rpm/tpm limits, so the minute must match
+    expires: float
+    headers: dict[str, str]
+
+
+_held: dict[str, Spare] = {}
+_lock = threading.Lock()
+
+
+def ttl_seconds() -> float:
+    return float(os.environ.get("KEY_SPARE_TTL_SECONDS", cache.ttl_seconds()))
+
+
+def enabled() -> bool:
+    switched_on = os.environ.get("KEY_SPARE_ADMISSIONS", "true").strip().lower() not in ("0", "false", "no", "off")
+    return switched_on and ttl_seconds() > 0
+
+
+def eligible(principal: Principal) -> bool:
+    key, team = principal.key, principal.team
+    if key is None or key.limits.max_parallel_requests is not None:
+        return False
+    return team is None or not team.limits.any or team.limits.max_parallel_requests is None
+
+
+def take(principal: Principal, cost: Decimal, tokens: int, now: float) -> tuple[Spare | None, Spare | None]:
+    """(spare to admit this request with, spare to give back): at most one of them is set."""
+    with _lock:
+        spare = _held.pop(principal.key_hash or "", None)
+    if spare is None:
+        return None, None
+    return (spare, None) if _covers(spare, principal, cost, tokens, now) else (None, spare)
+
+
+def _covers(spare: Spare, principal: Principal, cost: Decimal, tokens: int, now: float) -> bool:
+    key, team = principal.key, principal.team
+    assert key is not None
+    if now >= spare.expires or cost > spare.cost or tokens > spare.tokens:
+        return False
+    if spare.key_version != key.version or spare.key_period != budgets.current_period(key.limits, now):
+        return False
+    if spare.windowed and limits.window_of(now) != spare.window:
+        return False
+    if team is not None and team.limits.any:
+        return spare.team_version == team.version and spare.team_period == budgets.current_period(team.limits, now)
+    return spare.team_version is None
+
+
+def make(store: KeyStore, principal: Principal, cost: Decimal, tokens: int) -> Spare | None:
+    """Reserve a spare for the next request on this key (None when a limit, a config change or the
+    store says no: the next request then admits the usual way)."""
+    key, team = principal.key, principal.team
+    if key is None or not (enabled() and eligible(principal)):
+        return None
+    now = time.time()
+    spare_id, expires = uuid.uuid4().hex[:12], now + ttl_seconds()
+    try:
+        on_key = limits.reserve(store, "key", key.token, key.limits, key.version, cost=cost, tokens=tokens,
+                                now=now, scope="this key", spare=(spare_id, expires))
+    except (GatewayError, limits.VersionChanged, StoreUnavailable):
+        return None
+    on_team = None
+    if team is not None and team.limits.any:
+        try:
+            on_team = limits.reserve(store, "team", team.team_id, team.limits, team.version, cost=cost,
+                                     tokens=tokens, now=now, scope=f"team {team.team_id}", spare=(spare_id, expires))
+        except (GatewayError, limits.VersionChanged, StoreUnavailable):
+            store.drop_spare("key", key.token, spare_id, cost, tokens, on_key.reservation.window)
+            return None
+    headers = limits.rate_headers(key.limits, on_key.usage, now)
+    if on_team is not None:
+        headers = limits.merge_headers(headers, limits.rate_headers(team.limits, on_team.usage, now))  # type: ignore[union-attr]
+    spare = Spare(
+        spare_id=spare_id, key_hash=key.token, key_version=key.version, key_period=on_key.reservation.period,
+        team_id=key.team_id, team_version=team.version if on_team is not None else None,  # type: ignore[union-attr]
+        team_period=on_team.reservation.period if on_team is not None else None,
+        cost=cost, tokens=tokens, window=on_key.reservation.window,
+        windowed=_windowed(principal), expires=expires, headers=headers,
+    )
+    crowded = len(on_key.usage.spares) > MAX_SPARES_PER_ITEM or (
+        on_team is not None and len(on_team.usage.spares) > MAX_SPARES_PER_ITEM)
+    if crowded:
+        drop(store, spare)
+        return None
+    with _lock:
+        previous, _held[key.token] = _held.get(key.token), spare
+    if previous is not None:
+        drop(store, previous)
+    return spare
+
+
+def _windowed(principal: Principal) -> bool:
+    items = [principal.key.limits] if principal.key is not None else []
+    if principal.team is not None:
+        items.append(principal.team.limits)
+    return any(l.rpm_limit is not None or l.tpm_limit is not None for l in items)
+
+
+def drop(store: KeyStore, spare: Spare) -> None:
+    """Give an unused spare back (its request slot too, if its minute is still current)."""
+    store.drop_spare("key", spare.key_hash, spare.spare_id, spare.cost, spare.tokens, spare.window)
+    if spare.team_version is not None and spare.team_id is not None:
+        store.drop_spare("team", spare.team_id, spare.spare_id, spare.cost, spare.tokens, spare.window)
+
+
+def forget_all() -> list[Spare]:
+    """Empty this instance's spares (tests; an instance that stops serving) and return them."""
+    with _lock:
+        held = list(_held.values())
+        _held.clear()
+    return held
+
+
+__all__ = ["Spare", "take", "make", "drop", "enabled", "eligible", "forget_all", "MAX_SPARES_PER_ITEM"]
