@@ -11,7 +11,7 @@ Prints one table. Every figure has a baseline measured in the same run:
 - memory: peak RSS after the load (>= 1,000 requests) for both servers;
 - streaming: time to the first SSE chunk through uvicorn against the upstream's own first chunk;
 - cost: dollars per million requests at the measured duration, Lambda arm64 prices.
-Size of the `sam build` output is reported by bench/size_bench.py.
+- size: the unzipped `sam build` output (function + layers), against 250 MB.
 
 Usage: python bench/gateway_bench.py [--requests 1000] [--skip-proxy]
 """
@@ -260,7 +260,8 @@ class Bench:
         for label, key in (("master", self.master), ("virtual", vkey)):
             if key:
                 warm = self.worker("warm-ext", key, n)
-                add("gateway: Mangum + Lambda extension, settle after response", 1, label, warm["latencies_ms"], warm["statuses"])
+                add("gateway: Mangum + Lambda extension (after the response: settle, next spare, litellm callbacks)",
+                    1, label, warm["latencies_ms"], warm["statuses"])
                 after[label] = summary(warm["durations_ms"])
         # uvicorn over HTTP, in chunks with the spend logs cleared in between (untimed): moto copies
         # the whole table on every transaction, so a growing table would measure moto, not the gateway

@@ -179,6 +179,7 @@ def run(n: int) -> dict[str, Any]:
         }
 
     record("warm key (cache hit), no team", lambda i: one_request(key_only, f"a{i}"))
+    record_spares(scenarios, n, clean_logs, counter, admin, enforce, resolve, GenerateKeyRequest)
     record("warm key, team with limits", lambda i: one_request(with_team, f"b{i}"))
     os.environ["KEY_CACHE_TTL_SECONDS"] = "0"
     resolve.invalidate()  # drop entries cached with the 10 s TTL
@@ -195,6 +196,49 @@ def run(n: int) -> dict[str, Any]:
         "baseline_getitem_ms": {"p50": statistics.median(base_times), "p99": _pct(base_times, 99)},
         "scenarios": scenarios,
     }
+
+
+def record_spares(scenarios: dict[str, Any], n: int, clean_logs: Callable[[], None], counter: CallCounter,
+                  admin: Any, enforce: Any, resolve: Any, request_cls: Any) -> None:
+    """Spare admissions (Lambda): auth + admission before the provider call (timed), then settle and
+    the next spare, which Lambda runs after the response (calls counted, not timed)."""
+    token = admin.generate_key(request_cls(rpm_limit=10**9, tpm_limit=10**12, max_budget=10**9))["key"]
+
+    def request(i: int) -> tuple[float, Counter[str], Counter[str]]:
+        counter.reset()
+        t0 = time.perf_counter()
+        adm = enforce.admit(resolve.resolve_token(token), request_id=f"s{i}", model="mock", prompt_tokens=20,
+                            max_tokens=50, input_cost_per_token=1e-6, output_cost_per_token=2e-6, use_spares=True)
+        elapsed = (time.perf_counter() - t0) * 1000
+        before = Counter(counter.calls)
+        counter.reset()
+        enforce.settle(adm, prompt_tokens=20, completion_tokens=30, cost=8e-5, status=200, deployment="mock-1",
+                       router={"strategy": "bench"}, latency_ms=1.0)
+        enforce.after_settle(adm)
+        return elapsed, before, Counter(counter.calls)
+
+    for i in range(20):
+        request(-i - 1)
+    clean_logs()
+    times: list[float] = []
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    for i in range(n):
+        elapsed, b, a = request(i)
+        times.append(elapsed)
+        before.update(b)
+        after.update(a)
+        clean_logs()
+    for name, calls, timed in (("spares (Lambda): before provider", before, True),
+                               ("spares (Lambda): after response", after, False)):
+        scenarios[name] = {
+            "p50_ms": statistics.median(times) if timed else float("nan"),
+            "p99_ms": _pct(times, 99) if timed else float("nan"),
+            "calls_per_request": sum(calls.values()) / n,
+            "reads_per_request": sum(v for k, v in calls.items() if k in READS) / n,
+            "writes_per_request": sum(v for k, v in calls.items() if k in WRITES) / n,
+            "item_writes_per_request": float("nan"), "calls": dict(calls),
+        }
 
 
 if __name__ == "__main__":

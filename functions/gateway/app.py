@@ -4,11 +4,14 @@ Everything expensive happens at import, once per execution environment: ``gatewa
 the config and builds the provider router, and ``warm_up`` pays litellm's lazy imports with an
 offline mock call so the first real request does not. Under SnapStart that work is in the
 snapshot, and ``snapstart.register`` refreshes what must not be shared between restored copies.
-``after_response`` registers an internal extension so spend is written after the response leaves.
+``after_response`` registers an internal extension so spend is written, and litellm's background
+callbacks run, after the response leaves.
 """
+import asyncio
+
 from mangum import Mangum
 
-from gateway import after_response, snapstart
+from gateway import after_response, providers, snapstart
 from gateway.app import app
 from gateway.observability import logger, tracer
 from gateway.warmup import warm_up
@@ -25,4 +28,6 @@ def handler(event: dict, context: object) -> dict:
     try:
         return _asgi(event, context)
     finally:
+        # litellm's success callbacks for this request: after the response, not in the next request
+        after_response.submit_on_loop(asyncio.get_event_loop(), providers.flush_background_work, timeout=1.0)
         after_response.invocation_done()

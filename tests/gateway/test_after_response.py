@@ -43,6 +43,8 @@ def test_work_runs_after_the_handler_and_before_next(fake_api):
 
     fake_api.invoke()
     assert ext.submit(work("a", 0.2)) and ext.submit(work("b", fail=True)) and ext.submit(work("c"))
+    time.sleep(0.1)  # the rest of the request: queued work waits for the handler, not competing with it
+    assert ran == []
     returned = time.monotonic()  # the handler would return here: nothing has run yet
     ext.invocation_done()
     fake_api.wait_next(2)
@@ -50,6 +52,71 @@ def test_work_runs_after_the_handler_and_before_next(fake_api):
     assert {r[1] for r in ran} == {"gateway-after-response"}
     assert ran[0][2] >= returned + 0.15  # ran after "the response"
     assert fake_api.next_calls[1][0] >= ran[-1][2]  # and Lambda was told "done" only after all of it
+
+
+def test_background_tasks_on_the_loop_run_after_the_response(fake_api, monkeypatch):
+    import asyncio
+
+    ext = after_response.AfterResponse(fake_api.address)
+    monkeypatch.setattr(after_response, "_extension", ext)
+    ext.start()
+    fake_api.wait_next(1)
+    loop = asyncio.new_event_loop()
+    ran: list[str] = []
+    background: list[asyncio.Task] = []
+
+    async def request() -> str:  # answers at once, leaves a callback task behind (as litellm does)
+        async def callback() -> None:
+            await asyncio.sleep(0.01)
+            ran.append(threading.current_thread().name)
+        background.append(asyncio.get_running_loop().create_task(callback()))
+        return "response"
+
+    async def flush() -> None:
+        await asyncio.gather(*background)
+
+    try:
+        fake_api.invoke()
+        assert loop.run_until_complete(request()) == "response"
+        assert after_response.submit_on_loop(loop, flush, timeout=1.0)
+        assert ran == []  # the response is out; the callback has not run
+        ext.invocation_done()
+        fake_api.wait_next(2)
+        assert ran == ["gateway-after-response"]  # it ran after the response, before Lambda was told done
+        assert not loop.is_running()
+    finally:
+        loop.close()
+
+
+def test_litellm_callbacks_run_after_the_response_on_lambda(lambda_handler, monkeypatch):
+    import litellm
+    from litellm.integrations.custom_logger import CustomLogger
+
+    seen: list[str] = []
+
+    class Recorder(CustomLogger):
+        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+            seen.append(threading.current_thread().name)
+
+    recorder = Recorder()
+    api = FakeExtensionsAPI(on_next=lambda: len(seen))
+    ext = after_response.AfterResponse(api.address)
+    monkeypatch.setattr(after_response, "_extension", ext)
+    monkeypatch.setattr(litellm, "callbacks", [*litellm.callbacks, recorder])
+    try:
+        ext.start()
+        api.wait_next(1)
+        for i in range(2):
+            api.invoke(f"req-{i}")
+            result = _call(lambda_handler, "/v1/chat/completions",
+                           {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}, MASTER_KEY)
+            assert result["statusCode"] == 200, result["body"]
+            api.wait_next(i + 2)
+        # each request's success callback had run when its invocation ended, on the extension's thread
+        assert [count for _, count in api.next_calls[1:]] == [1, 2]
+        assert set(seen) == {"gateway-after-response"}
+    finally:
+        api.stop()
 
 
 def test_off_outside_lambda_and_under_snapstart(monkeypatch):

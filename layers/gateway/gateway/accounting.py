@@ -52,6 +52,14 @@ async def admit(
                   input_cost_per_token=price.input_cost_per_token, output_cost_per_token=price.output_cost_per_token,
                   # spares are reserved after the response; only worth it where that costs the caller nothing
                   use_spares=after_response.active())
+    if principal.kind == "master" or principal.key is None:
+        return keys_admit(principal, **kwargs)  # type: ignore[arg-type]  # nothing to reserve: no I/O
+    if kwargs["use_spares"]:
+        from gateway.keys.enforce import spare_ready
+
+        costs = {k: kwargs[k] for k in ("prompt_tokens", "max_tokens", "input_cost_per_token", "output_cost_per_token")}
+        if spare_ready(principal, **costs):  # type: ignore[arg-type]
+            return keys_admit(principal, **kwargs)  # type: ignore[arg-type]  # from memory: no worker thread
     return await run_in_threadpool(keys_admit, principal, **kwargs)  # type: ignore[arg-type]
 
 

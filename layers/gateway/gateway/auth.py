@@ -79,10 +79,18 @@ async def authenticate(request: Request) -> Principal:
         token = extract_token(request)
         if token and is_master(token):
             principal = Principal.master()
+        elif token and get_settings().table_name and (principal := _cached_virtual(token)) is not None:
+            pass  # a warm key: no DynamoDB read, so no worker thread either
         else:
             principal = await run_in_threadpool(resolve, token)
         request.state.principal = principal
     return principal
+
+
+def _cached_virtual(token: str) -> Principal | None:
+    from gateway.keys.resolve import cached
+
+    return cached(token)
 
 
 async def require_admin(request: Request) -> Principal:

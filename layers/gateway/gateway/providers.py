@@ -63,6 +63,15 @@ def build_router(parsed: ParsedConfig) -> Router:
     return Router(model_list=model_list, **_router_kwargs(settings))
 
 
+async def flush_background_work() -> None:
+    """Let litellm finish what it queued after the last call (success callbacks: the Router's
+    deployment usage, cost and logging payloads; about 1.5 ms per request). On Lambda this runs
+    after the response (``after_response.submit_on_loop``) instead of inside the next request."""
+    from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+
+    await GLOBAL_LOGGING_WORKER.flush()
+
+
 # --- errors -------------------------------------------------------------------------------------
 def _retry_after(exc: Exception) -> dict[str, str]:
     response = getattr(exc, "response", None)

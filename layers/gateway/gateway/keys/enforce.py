@@ -150,6 +150,15 @@ def admit(
     return admission
 
 
+def spare_ready(principal: Principal, *, prompt_tokens: int, max_tokens: int, input_cost_per_token: float,
+                output_cost_per_token: float) -> bool:
+    """True if ``admit(..., use_spares=True)`` would admit from a held spare, with no I/O."""
+    if principal.key is None or not spares.enabled():
+        return False
+    cost = budgets.worst_case_cost(prompt_tokens, max_tokens, input_cost_per_token, output_cost_per_token)
+    return spares.covered(principal, cost, int(prompt_tokens) + int(max_tokens), time.time())
+
+
 def _from_spare(principal: Principal, request_id: str, model: str, spare: spares.Spare, now: float) -> Admission:
     key = principal.key
     assert key is not None
@@ -293,6 +302,6 @@ def after_settle(admission: Admission) -> None:
         logger.warning("spare admission skipped: %s", exc)
 
 
-__all__ = ["Admission", "admit", "settle", "release", "after_settle", "check_model_access", "allowed_models"]
+__all__ = ["Admission", "admit", "spare_ready", "settle", "release", "after_settle", "check_model_access", "allowed_models"]
 
 

@@ -28,6 +28,15 @@ def resolve_token(token: str) -> Principal:
     return principal
 
 
+def cached(token: str) -> Principal | None:
+    """The principal for ``token`` if this instance has it cached and it is usable (no I/O), else None."""
+    principal = _cache.get(hash_token(token))
+    if principal is None:
+        return None
+    check(principal.key, principal.team)
+    return principal
+
+
 def load(key_hash: str) -> Principal:
     """Read key and team from the store (no cache read) and cache the result if it is usable."""
     try:
@@ -77,4 +86,4 @@ def refresh(principal: Principal) -> Principal:
     return load(principal.key_hash)
 
 
-__all__ = ["resolve_token", "invalidate", "refresh", "load", "check"]
+__all__ = ["resolve_token", "cached", "invalidate", "refresh", "load", "check"]

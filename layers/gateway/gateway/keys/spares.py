@@ -82,6 +82,13 @@ def eligible(principal: Principal) -> bool:
     return team is None or not team.limits.any or team.limits.max_parallel_requests is None
 
 
+def covered(principal: Principal, cost: Decimal, tokens: int, now: float) -> bool:
+    """Whether a held spare would admit this request (a look, nothing is taken)."""
+    with _lock:
+        spare = _held.get(principal.key_hash or "")
+    return spare is not None and _covers(spare, principal, cost, tokens, now)
+
+
 def take(principal: Principal, cost: Decimal, tokens: int, now: float) -> tuple[Spare | None, Spare | None]:
     """(spare to admit this request with, spare to give back): at most one of them is set."""
     with _lock:
@@ -170,4 +177,4 @@ def forget_all() -> list[Spare]:
     return held
 
 
-__all__ = ["Spare", "take", "make", "drop", "enabled", "eligible", "forget_all", "MAX_SPARES_PER_ITEM"]
+__all__ = ["Spare", "covered", "take", "make", "drop", "enabled", "eligible", "forget_all", "MAX_SPARES_PER_ITEM"]
