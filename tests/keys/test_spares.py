@@ -202,3 +202,14 @@ def test_spares_can_be_switched_off(store, monkeypatch):
     monkeypatch.setenv("KEY_CACHE_TTL_SECONDS", "0")  # no key cache: no spares either
     finish(admit(p, "r2"))
     assert store.get_usage("key", p.key_hash).spares == ()
+
+
+def test_an_expired_key_is_refused_and_its_spare_given_back(store):
+    p = resolve.resolve_token(make_key(max_budget=10, duration="1s"))
+    finish(admit(p, "r1"))
+    assert len(store.get_usage("key", p.key_hash).spares) == 1
+    time.sleep(1.1)
+    with pytest.raises(GatewayError) as e:
+        admit(p, "r2")
+    assert e.value.status_code == 401
+    assert_nothing_held(store, "key", p.key_hash)

@@ -133,16 +133,19 @@ def admit(
         spare, unused = spares.take(principal, cost, tokens, now)
         if spare is not None and not use_spares:  # held from before, no longer usable here: give it back
             spare, unused = None, spare
-        if spare is not None:
-            resolve.check(principal.key, principal.team, now)
     try:
-        admission = _from_spare(principal, request_id, model, spare, now) if spare else \
-            _admit(principal, request_id, model, cost, tokens, now)
-    except kerr.StoreUnavailable as exc:
-        raise kerr.unavailable(str(exc)) from exc
+        try:
+            if spare is not None:
+                resolve.check(principal.key, principal.team, now)  # expired or blocked (as cached)
+                admission = _from_spare(principal, request_id, model, spare, now)
+            else:
+                admission = _admit(principal, request_id, model, cost, tokens, now)
+        except kerr.StoreUnavailable as exc:
+            raise kerr.unavailable(str(exc)) from exc
     except BaseException:
-        if unused is not None:  # refused: give the spare back now, there is no settle to do it later
-            _drop_quietly(unused)
+        for held in (spare, unused):  # refused: give spares back now, there is no settle to do it later
+            if held is not None:
+                _drop_quietly(held)
         raise
     admission.unused_spare = unused
     if use_spares:
