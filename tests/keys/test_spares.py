@@ -213,3 +213,15 @@ def test_an_expired_key_is_refused_and_its_spare_given_back(store):
         admit(p, "r2")
     assert e.value.status_code == 401
     assert_nothing_held(store, "key", p.key_hash)
+
+
+def test_expired_spares_of_other_keys_are_given_back_after_a_response(store, monkeypatch):
+    monkeypatch.setenv("KEY_SPARE_TTL_SECONDS", "0.3")
+    idle = resolve.resolve_token(make_key(max_budget=10))
+    busy = resolve.resolve_token(make_key(max_budget=10))
+    finish(admit(idle, "idle-1"))  # this instance now holds a spare for `idle`, which sends nothing more
+    assert len(store.get_usage("key", idle.key_hash).spares) == 1
+    time.sleep(0.35)
+    finish(admit(busy, "busy-1"))  # after this response, the expired spare for `idle` goes back
+    assert_nothing_held(store, "key", idle.key_hash)
+    assert len(store.get_usage("key", busy.key_hash).spares) == 1

@@ -295,6 +295,8 @@ def after_settle(admission: Admission) -> None:
     if admission.unused_spare is not None:
         unused, admission.unused_spare = admission.unused_spare, None
         _drop_quietly(unused)
+    for expired in spares.take_expired(time.time()):  # other keys' spares this instance held too long
+        _drop_quietly(expired)
     if admission.next_spare is None:
         return
     cost, tokens = admission.next_spare

@@ -16,7 +16,8 @@ It is used only if it covers the request:
 Otherwise the request is admitted the usual way and the spare is given back after the response.
 
 The price: each instance holds at most one spare per key, so a key's ``reserved`` includes one
-request's worst case per instance that served it recently, and a spare unused in its minute costs
+request's worst case per instance that served it in the last ``KEY_SPARE_TTL_SECONDS`` (after each
+response an instance gives back the spares it holds that have expired), and a spare unused in its minute costs
 that minute one rpm slot. A spare whose instance never comes back is recorded on the usage item
 (``sp_<id>`` with its expiry), and any admission that fails reclaims it once it is
 ``KEY_SLOT_STALE_SECONDS`` past expiry: no request admitted against it can still be running then.
@@ -169,6 +170,15 @@ def drop(store: KeyStore, spare: Spare) -> None:
         store.drop_spare("team", spare.team_id, spare.spare_id, spare.cost, spare.tokens, spare.window)
 
 
+def take_expired(now: float) -> list[Spare]:
+    """Remove and return the spares this instance holds that can no longer be used (to give back)."""
+    with _lock:
+        gone = [spare for spare in _held.values() if now >= spare.expires]
+        for spare in gone:
+            del _held[spare.key_hash]
+    return gone
+
+
 def forget_all() -> list[Spare]:
     """Empty this instance's spares (tests; an instance that stops serving) and return them."""
     with _lock:
@@ -177,4 +187,4 @@ def forget_all() -> list[Spare]:
     return held
 
 
-__all__ = ["Spare", "covered", "take", "make", "drop", "enabled", "eligible", "forget_all", "MAX_SPARES_PER_ITEM"]
+__all__ = ["Spare", "covered", "take", "make", "drop", "enabled", "eligible", "take_expired", "forget_all", "MAX_SPARES_PER_ITEM"]
