@@ -98,20 +98,11 @@ def test_litellm_callbacks_run_after_the_response_on_lambda(lambda_handler, monk
         async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
             seen.append(threading.current_thread().name)
 
-    recorder = Recorder()
     api = FakeExtensionsAPI(on_next=lambda: len(seen))
-    ext = after_response.AfterResponse(api.address)
-    monkeypatch.setattr(after_response, "_extension", ext)
-    monkeypatch.setattr(litellm, "callbacks", [*litellm.callbacks, recorder])
+    monkeypatch.setattr(litellm, "callbacks", [*litellm.callbacks, Recorder()])
     try:
-        ext.start()
-        api.wait_next(1)
-        for i in range(2):
-            api.invoke(f"req-{i}")
-            result = _call(lambda_handler, "/v1/chat/completions",
-                           {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}, MASTER_KEY)
-            assert result["statusCode"] == 200, result["body"]
-            api.wait_next(i + 2)
+        _start_extension(api, monkeypatch)
+        _invocations(lambda_handler, api, MASTER_KEY, 2)
         # each request's success callback had run when its invocation ended, on the extension's thread
         assert [count for _, count in api.next_calls[1:]] == [1, 2]
         assert set(seen) == {"gateway-after-response"}
@@ -147,6 +138,26 @@ def _spend_logs(key: str) -> int:
         ExpressionAttributeValues={":p": {"S": "KEYLOG#" + hashlib.sha256(key.encode()).hexdigest()}})["Count"]
 
 
+def _start_extension(api: FakeExtensionsAPI, monkeypatch) -> after_response.AfterResponse:
+    """Register the gateway's extension with the fake API, as app.py does during init."""
+    ext = after_response.AfterResponse(api.address)
+    monkeypatch.setattr(after_response, "_extension", ext)
+    ext.start()
+    api.wait_next(1)  # init done: the extension waits for the first invocation
+    return ext
+
+
+def _invocations(handler, api: FakeExtensionsAPI, key: str, count: int) -> None:
+    """Play Lambda: per invocation an INVOKE for the extension, one chat completion through the
+    handler, and the end of the invocation when the extension asks for its next event."""
+    done = len(api.next_calls)
+    for i in range(count):
+        api.invoke(f"req-{done + i}")
+        result = _call(handler, "/v1/chat/completions", {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}, key)
+        assert result["statusCode"] == 200, result["body"]
+        api.wait_next(done + i + 1)
+
+
 def _spend(handler, key: str) -> float:
     event = ev.http_api_event("GET", "/key/info", query=f"key={key}", headers={"authorization": f"Bearer {MASTER_KEY}"})
     return float(json.loads(handler(event, ev.FakeContext())["body"])["info"]["spend"])
@@ -165,17 +176,9 @@ def test_virtual_key_spend_is_written_after_the_response(lambda_handler, monkeyp
     count = lambda model, **_: calls.append((len(api.next_calls), model.name, threading.current_thread().name))  # noqa: E731
     dynamodb.meta.events.register("before-call.dynamodb.*", count)
     api = FakeExtensionsAPI(on_next=lambda: _spend_logs(key))
-    ext = after_response.AfterResponse(api.address)
-    monkeypatch.setattr(after_response, "_extension", ext)
     try:
-        ext.start()
-        api.wait_next(1)
-        for i in range(3):
-            api.invoke(f"req-{i}")
-            result = _call(lambda_handler, "/v1/chat/completions",
-                           {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}, key)
-            assert result["statusCode"] == 200, result["body"]
-            api.wait_next(i + 2)
+        ext = _start_extension(api, monkeypatch)
+        _invocations(lambda_handler, api, key, 3)
         # At each "invocation finished" the request's spend log was already durable.
         assert [seen for _, seen in api.next_calls[1:]] == [1, 2, 3]
         assert writers and set(writers) == {"gateway-after-response"}
