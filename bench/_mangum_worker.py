@@ -4,8 +4,9 @@ Used by gateway_bench.py: ``cold`` (time from process start to the first respons
 import/config/warm-up breakdown), ``warm`` (per-invocation latency of the Mangum handler,
 in-process, no network between client and handler), ``warm-ext`` (the same with a stand-in for
 Lambda's Extensions API, so spend is settled after the response as on Lambda; reports both the
-latency the caller sees and the invocation's duration) and ``litellm`` (the litellm Router call
-alone, a baseline).
+latency the caller sees and the invocation's duration), ``gateway-alone`` (``warm-ext`` with the
+Router's call answering a prepared response: the gateway's own share) and ``litellm`` (the litellm
+Router call alone, a baseline).
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def _spend_log_cleaner(key: str):
 def main() -> None:
     mode, key, n = sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0
     extensions_api = None
-    if mode == "warm-ext":
+    if mode in ("warm-ext", "gateway-alone"):
         # Play Lambda's Extensions API so app.py registers its post-response extension, as on Lambda.
         import os
 
@@ -64,6 +65,9 @@ def main() -> None:
 
     imported = time.time()
     from tests.support import lambda_events as ev
+
+    if mode == "gateway-alone":
+        _answer_without_provider()
 
     body = json.dumps({"model": "fake", "messages": [{"role": "user", "content": "benchmark prompt"}], "max_tokens": 16})
 
@@ -108,6 +112,23 @@ def main() -> None:
         statuses.add(result["statusCode"])
         clean()  # untimed: keeps moto's table small (its transactions copy the whole table)
     print(json.dumps({"latencies_ms": latencies, "durations_ms": durations, "statuses": sorted(statuses)}))
+
+
+def _answer_without_provider() -> None:
+    """Attribution only: the Router's call returns a prepared response, so what is left is the
+    gateway's own time (Mangum, auth, admission, routing, response, Powertools)."""
+    import litellm
+
+    from gateway.runtime import get_runtime
+
+    answer = litellm.ModelResponse(
+        id="chatcmpl-bench", model="fake", usage={"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+        choices=[{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}])
+
+    async def prepared(**_: object) -> object:
+        return answer
+
+    get_runtime().engine().router.acompletion = prepared
 
 
 def _litellm_alone(n: int) -> list[float]:

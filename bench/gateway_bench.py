@@ -257,6 +257,11 @@ class Bench:
         if vkey:
             warm = self.worker("warm", vkey, n)
             mangum_virtual = add("gateway: Mangum handler in-process, settle inline", 1, "virtual", warm["latencies_ms"], warm["statuses"])
+        if vkey:  # attribution: the same path with the provider call answered at once (no litellm, no upstream)
+            alone_gw = self.worker("gateway-alone", vkey, n)
+            s = summary(alone_gw["latencies_ms"])
+            self.rows.append(["attribution: gateway's own share (Mangum + extension, provider call answered at once)",
+                              1, "virtual", s["p50"], s["p99"], s["p50"], s["p99"], "-"])
         for label, key in (("master", self.master), ("virtual", vkey)):
             if key:
                 warm = self.worker("warm-ext", key, n)
