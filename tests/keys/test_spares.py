@@ -205,10 +205,10 @@ def test_spares_can_be_switched_off(store, monkeypatch):
 
 
 def test_an_expired_key_is_refused_and_its_spare_given_back(store):
-    p = resolve.resolve_token(make_key(max_budget=10, duration="1s"))
+    p = resolve.resolve_token(make_key(max_budget=10, duration="2s"))  # margin for a slow machine
     finish(admit(p, "r1"))
     assert len(store.get_usage("key", p.key_hash).spares) == 1
-    time.sleep(1.1)
+    time.sleep(max(0.0, p.key.expires - time.time()) + 0.1)
     with pytest.raises(GatewayError) as e:
         admit(p, "r2")
     assert e.value.status_code == 401
@@ -225,3 +225,35 @@ def test_expired_spares_of_other_keys_are_given_back_after_a_response(store, mon
     finish(admit(busy, "busy-1"))  # after this response, the expired spare for `idle` goes back
     assert_nothing_held(store, "key", idle.key_hash)
     assert len(store.get_usage("key", busy.key_hash).spares) == 1
+
+
+def test_a_failed_spare_settle_replays_from_its_log_line_exactly(store, monkeypatch):
+    import json
+    import os
+
+    from gateway import aws
+    from gateway.keys import spend
+
+    p = resolve.resolve_token(make_key(max_budget=10))
+    finish(admit(p, "r1"))
+    used = admit(p, "r2")
+    assert used.spare_id is not None
+    good = os.environ["AWS_ENDPOINT_URL"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # DynamoDB unreachable at settle time
+    monkeypatch.setenv("SETTLE_MAX_ATTEMPTS", "1")
+    aws.reset()
+    enforce.settle(used, prompt_tokens=10, completion_tokens=5, cost=0.02, status=200, deployment="mock-1",
+                   router=None, latency_ms=1.0)
+    [queued] = [s for s in spend.pending() if s.log.key_hash == p.key_hash]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", good)
+    aws.reset()
+    # what `gateway-admin replay-settlements` reads back from the spend_settle_failed line
+    line = json.loads(json.dumps({"settlement": spend._jsonable(queued)}, default=str))
+    replayed = spend.settlement_from_record(line["settlement"])
+    assert replayed.key is not None and replayed.key.spare == used.spare_id
+    assert spend.replay(store, replayed) == "recorded"
+    assert spend.replay(store, replayed) == "already_recorded"
+    assert spend.flush_pending(store) == 0  # the in-process queue finds it recorded
+    give_back_all(store)
+    u = store.get_usage("key", p.key_hash)
+    assert (u.spend, u.reserved, u.parallel, u.committed, u.spares) == (Decimal("0.03"), 0, 0, Decimal("0.03"), ())

@@ -129,7 +129,8 @@ def settlement_from_record(record: dict[str, Any]) -> Settlement:
         for name in ("key", "team"):
             d = record.get(name)
             deltas[name] = None if d is None else UsageDelta(spend=Decimal(str(d["spend"])), release=Decimal(str(d["release"])),
-                                                             tokens=int(d["tokens"]), parallel=int(d["parallel"]))
+                                                             tokens=int(d["tokens"]), parallel=int(d["parallel"]),
+                                                             spare=d.get("spare"))  # (absent before spares existed)
         return Settlement(log=SpendLog(**log), key=deltas["key"], team=deltas["team"], key_hash=record.get("key_hash"),
                           team_id=record.get("team_id"), extra=dict(record.get("extra") or {}))
     except (KeyError, TypeError, InvalidOperation) as exc:
