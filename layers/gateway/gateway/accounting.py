@@ -46,30 +46,23 @@ async def admit(
     """Reserve budget and rate-limit capacity before the provider call; raises 429 when over."""
     if not enabled():
         return None
-    from gateway.keys.enforce import admit as keys_admit
+    from gateway.keys.enforce import admit as keys_admit, admit_without_io
 
-    kwargs = dict(request_id=request_id, model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
-                  input_cost_per_token=price.input_cost_per_token, output_cost_per_token=price.output_cost_per_token,
-                  # spares are reserved after the response; only worth it where that costs the caller nothing
-                  use_spares=after_response.active())
-    if principal.kind == "master" or principal.key is None:
-        return keys_admit(principal, **kwargs)  # type: ignore[arg-type]  # nothing to reserve: no I/O
-    if kwargs["use_spares"]:
-        from gateway.keys.enforce import spare_ready
-
-        costs = {k: kwargs[k] for k in ("prompt_tokens", "max_tokens", "input_cost_per_token", "output_cost_per_token")}
-        if spare_ready(principal, **costs):  # type: ignore[arg-type]
-            return keys_admit(principal, **kwargs)  # type: ignore[arg-type]  # from memory: no worker thread
-    return await run_in_threadpool(keys_admit, principal, **kwargs)  # type: ignore[arg-type]
+    request = dict(request_id=request_id, model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
+                   input_cost_per_token=price.input_cost_per_token, output_cost_per_token=price.output_cost_per_token,
+                   # spares are reserved after the response; only worth it where that costs the caller nothing
+                   use_spares=after_response.active())
+    admission = admit_without_io(principal, **request)  # master key or a spare: no worker thread needed
+    if admission is not None:
+        return admission
+    return await run_in_threadpool(keys_admit, principal, **request)  # type: ignore[arg-type]
 
 
 async def settle(admission: Any | None, **usage: Any) -> None:
     """Turn the reservation into real spend and write the spend log; survives client disconnects."""
     if admission is None:
         return
-    from gateway.keys.enforce import settle as keys_settle
-
-    from gateway.keys.enforce import after_settle
+    from gateway.keys.enforce import after_settle, settle as keys_settle
 
     def settle_now() -> None:
         keys_settle(admission, **usage)
@@ -84,9 +77,7 @@ async def settle(admission: Any | None, **usage: Any) -> None:
 async def release(admission: Any | None, *, status: int, error_code: str | None) -> None:
     if admission is None:
         return
-    from gateway.keys.enforce import release as keys_release
-
-    from gateway.keys.enforce import after_settle
+    from gateway.keys.enforce import after_settle, release as keys_release
 
     def release_now() -> None:
         try:

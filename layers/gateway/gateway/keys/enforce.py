@@ -153,13 +153,18 @@ def admit(
     return admission
 
 
-def spare_ready(principal: Principal, *, prompt_tokens: int, max_tokens: int, input_cost_per_token: float,
-                output_cost_per_token: float) -> bool:
-    """True if ``admit(..., use_spares=True)`` would admit from a held spare, with no I/O."""
-    if principal.key is None or not spares.enabled():
-        return False
-    cost = budgets.worst_case_cost(prompt_tokens, max_tokens, input_cost_per_token, output_cost_per_token)
-    return spares.covered(principal, cost, int(prompt_tokens) + int(max_tokens), time.time())
+def admit_without_io(principal: Principal, **request: object) -> Admission | None:
+    """``admit(principal, **request)`` when it needs no DynamoDB call (the master key, or a held spare
+    that covers the request), else None: the caller then runs ``admit`` where blocking is fine."""
+    if principal.kind != "master" and principal.key is not None:
+        if not (request.get("use_spares") and spares.enabled()):
+            return None
+        cost = budgets.worst_case_cost(request["prompt_tokens"], request["max_tokens"],  # type: ignore[arg-type]
+                                       request["input_cost_per_token"], request["output_cost_per_token"])  # type: ignore[arg-type]
+        tokens = int(request["prompt_tokens"]) + int(request["max_tokens"])  # type: ignore[call-overload]
+        if not spares.covered(principal, cost, tokens, time.time()):
+            return None
+    return admit(principal, **request)  # type: ignore[arg-type]
 
 
 def _from_spare(principal: Principal, request_id: str, model: str, spare: spares.Spare, now: float) -> Admission:
@@ -307,6 +312,6 @@ def after_settle(admission: Admission) -> None:
         logger.warning("spare admission skipped: %s", exc)
 
 
-__all__ = ["Admission", "admit", "spare_ready", "settle", "release", "after_settle", "check_model_access", "allowed_models"]
+__all__ = ["Admission", "admit", "admit_without_io", "settle", "release", "after_settle", "check_model_access", "allowed_models"]
 
 
