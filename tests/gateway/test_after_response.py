@@ -54,6 +54,23 @@ def test_work_runs_after_the_handler_and_before_next(fake_api):
     assert fake_api.next_calls[1][0] >= ran[-1][2]  # and Lambda was told "done" only after all of it
 
 
+def test_work_of_an_invocation_past_its_deadline_runs_with_the_next(fake_api):
+    ext = after_response.AfterResponse(fake_api.address)
+    ext.start()
+    fake_api.wait_next(1)
+    ran: list[str] = []
+    fake_api.invoke("late", timeout_s=after_response.DEADLINE_MARGIN_S + 0.2)
+    ext.submit(lambda: ran.append("late"))  # the handler never says it is done before the deadline
+    fake_api.wait_next(2)  # the extension gave up on it, without starting writes near the timeout
+    assert ran == []
+    ext.invocation_done()  # (the late handler finally returns)
+    fake_api.invoke("next")
+    ext.submit(lambda: ran.append("next"))
+    ext.invocation_done()
+    fake_api.wait_next(3)
+    assert ran == ["late", "next"]  # nothing lost: carried over, in order
+
+
 def test_background_tasks_on_the_loop_run_after_the_response(fake_api, monkeypatch):
     import asyncio
 

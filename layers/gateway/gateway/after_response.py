@@ -40,6 +40,8 @@ class AfterResponse:
         self._name = name
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._extension_id = ""
+        self._carried: list[object] = []  # work of an invocation that hit its deadline, run first next time
+        self._late_ends = 0  # end markers still to come from invocations given up at their deadline
         self._lock = threading.Lock()  # submit() vs. switching off: nothing may be queued after the last drain
         self.active = False
 
@@ -88,20 +90,28 @@ class AfterResponse:
     def _drain(self, deadline: float) -> None:
         # Nothing runs until the handler is done: work started mid-request would compete with the
         # response for the GIL (up to a whole switch interval, 5 ms, per hand-over).
-        batch: list[object] = []
+        batch, self._carried = self._carried, []
         while True:
             try:
                 work = self._queue.get(timeout=max(0.0, deadline - time.time() - DEADLINE_MARGIN_S))
-            except queue.Empty:
-                log.error("the invocation did not finish before its deadline; its work runs now")
-                break
+            except queue.Empty:  # too close to the timeout to start writes now: they run next time
+                log.error("the invocation did not finish before its deadline; its work runs with the next one")
+                self._carried = batch
+                self._late_ends += 1  # its end marker, if it ever comes, must not end the next drain
+                return
             if work is _END:
+                if self._late_ends:
+                    self._late_ends -= 1
+                    continue
                 break
             batch.append(work)
         for work in batch:
             _run(work)
 
     def _run_leftovers(self) -> None:
+        carried, self._carried = self._carried, []
+        for work in carried:
+            _run(work)
         while True:
             try:
                 work = self._queue.get_nowait()
