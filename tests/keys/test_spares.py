@@ -257,3 +257,15 @@ def test_a_failed_spare_settle_replays_from_its_log_line_exactly(store, monkeypa
     give_back_all(store)
     u = store.get_usage("key", p.key_hash)
     assert (u.spend, u.reserved, u.parallel, u.committed, u.spares) == (Decimal("0.03"), 0, 0, Decimal("0.03"), ())
+
+
+def test_a_spare_the_team_refuses_leaves_nothing_on_the_key(store):
+    admin.new_team(NewTeamRequest(team_id="tight", rpm_limit=2))
+    p = resolve.resolve_token(make_key(team_id="tight", max_budget=10))
+    finish(admit(p, "r1"))  # team: r1 + the spare = 2 requests this minute
+    used = admit(p, "r2")
+    assert used.spare_id is not None
+    finish(used)  # the next spare would be the team's 3rd request: refused, and undone on the key
+    assert_nothing_held(store, "key", p.key_hash)
+    assert_nothing_held(store, "team", "tight")
+    assert store.get_usage("team", "tight").requests == 2

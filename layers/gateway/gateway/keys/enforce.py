@@ -184,31 +184,16 @@ def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tok
         key, team = principal.key, principal.team
         resolve.check(key, team, now)
         try:
-            on_key = limits.reserve(store, "key", key.token, key.limits, key.version,
-                                    cost=cost, tokens=tokens, now=now, scope="this key")
+            reserved = limits.reserve_key_and_team(store, key, team, cost=cost, tokens=tokens, now=now)
         except limits.VersionChanged:
             principal = resolve.refresh(principal)  # blocked/deleted/changed: reload (raises if unusable)
             check_model_access(principal, model)
             continue
-        headers = limits.rate_headers(key.limits, on_key.usage, now)
-        team_reserved = None
-        if team is not None and team.limits.any:
-            try:
-                on_team = limits.reserve(store, "team", team.team_id, team.limits, team.version,
-                                         cost=cost, tokens=tokens, now=now, scope=f"team {team.team_id}")
-            except BaseException as exc:
-                store.unreserve("key", key.token, on_key.reservation)  # nothing stays reserved
-                if isinstance(exc, limits.VersionChanged):
-                    principal = resolve.refresh(principal)
-                    check_model_access(principal, model)
-                    continue
-                raise
-            team_reserved = cost
-            headers = limits.merge_headers(headers, limits.rate_headers(team.limits, on_team.usage, now))
         return Admission(
             request_id=request_id, principal=principal, model=model, start_time=now, key_hash=key.token,
-            team_id=key.team_id, user_id=key.user_id, key_alias=key.key_alias,
-            key_reserved=cost, team_reserved=team_reserved, reserved_tokens=tokens, headers=headers,
+            team_id=key.team_id, user_id=key.user_id, key_alias=key.key_alias, key_reserved=cost,
+            team_reserved=cost if reserved.team is not None else None, reserved_tokens=tokens,
+            headers=reserved.headers,
         )
     raise kerr.unavailable("key configuration kept changing during admission")
 

@@ -29,7 +29,7 @@ from decimal import Decimal
 from gateway.errors import GatewayError
 from gateway.keys import budgets
 from gateway.keys import errors as kerr
-from gateway.keys.models import Limits, Usage
+from gateway.keys.models import KeyRecord, Limits, TeamRecord, Usage
 from gateway.keys.store.base import Kind, KeyStore, Reservation
 
 WINDOW_SECONDS = 60
@@ -158,6 +158,41 @@ def reserve(
             raise error
         # The item changed between the failed write and now (a settle freed room): try again.
     raise kerr.StoreUnavailable(f"could not reserve on {kind} after {MAX_ATTEMPTS} attempts (contention)")
+
+
+@dataclass(frozen=True)
+class KeyAndTeam:
+    """One admission's reservations: on the key, and on its team when the team has limits."""
+
+    key: Reserved
+    team: Reserved | None
+    headers: dict[str, str]  # the x-ratelimit-* headers of both, the tighter winning
+
+
+def reserve_key_and_team(
+    store: KeyStore,
+    key: KeyRecord,
+    team: TeamRecord | None,
+    *,
+    cost: Decimal,
+    tokens: int,
+    now: float,
+    spare: tuple[str, float] | None = None,
+) -> KeyAndTeam:
+    """``reserve`` on the key, then on its team if the team has limits. If the team refuses (or
+    anything fails there), the key's reservation is undone before the error propagates."""
+    on_key = reserve(store, "key", key.token, key.limits, key.version, cost=cost, tokens=tokens, now=now,
+                     scope="this key", spare=spare)
+    headers = rate_headers(key.limits, on_key.usage, now)
+    if team is None or not team.limits.any:
+        return KeyAndTeam(on_key, None, headers)
+    try:
+        on_team = reserve(store, "team", team.team_id, team.limits, team.version, cost=cost, tokens=tokens,
+                          now=now, scope=f"team {team.team_id}", spare=spare)
+    except BaseException:
+        store.unreserve("key", key.token, on_key.reservation)  # nothing stays reserved
+        raise
+    return KeyAndTeam(on_key, on_team, merge_headers(headers, rate_headers(team.limits, on_team.usage, now)))
 
 
 def _limit_error(limits: Limits, r: Reservation, u: Usage, now: float, scope: str) -> GatewayError | None:

@@ -122,27 +122,17 @@ def make(store: KeyStore, principal: Principal, cost: Decimal, tokens: int) -> S
     now = time.time()
     spare_id, expires = uuid.uuid4().hex[:12], now + ttl_seconds()
     try:
-        on_key = limits.reserve(store, "key", key.token, key.limits, key.version, cost=cost, tokens=tokens,
-                                now=now, scope="this key", spare=(spare_id, expires))
+        reserved = limits.reserve_key_and_team(store, key, team, cost=cost, tokens=tokens, now=now,
+                                               spare=(spare_id, expires))
     except (GatewayError, limits.VersionChanged, StoreUnavailable):
         return None
-    on_team = None
-    if team is not None and team.limits.any:
-        try:
-            on_team = limits.reserve(store, "team", team.team_id, team.limits, team.version, cost=cost,
-                                     tokens=tokens, now=now, scope=f"team {team.team_id}", spare=(spare_id, expires))
-        except (GatewayError, limits.VersionChanged, StoreUnavailable):
-            store.drop_spare("key", key.token, spare_id, cost, tokens, on_key.reservation.window)
-            return None
-    headers = limits.rate_headers(key.limits, on_key.usage, now)
-    if on_team is not None:
-        headers = limits.merge_headers(headers, limits.rate_headers(team.limits, on_team.usage, now))  # type: ignore[union-attr]
+    on_key, on_team = reserved.key, reserved.team
     spare = Spare(
         spare_id=spare_id, key_hash=key.token, key_version=key.version, key_period=on_key.reservation.period,
-        team_id=key.team_id, team_version=team.version if on_team is not None else None,  # type: ignore[union-attr]
+        team_id=key.team_id, team_version=team.version if team is not None and on_team is not None else None,
         team_period=on_team.reservation.period if on_team is not None else None,
         cost=cost, tokens=tokens, window=on_key.reservation.window,
-        windowed=_windowed(principal), expires=expires, headers=headers,
+        windowed=_windowed(principal), expires=expires, headers=reserved.headers,
     )
     crowded = len(on_key.usage.spares) > MAX_SPARES_PER_ITEM or (
         on_team is not None and len(on_team.usage.spares) > MAX_SPARES_PER_ITEM)

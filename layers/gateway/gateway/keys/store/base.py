@@ -122,7 +122,8 @@ class KeyStore(ABC):
 
     @abstractmethod
     def unreserve(self, kind: Kind, ident: str, reservation: Reservation) -> None:
-        """Undo a successful ``reserve`` (rollback when a later check of the same admission failed)."""
+        """Undo a successful ``reserve`` (rollback when a later check of the same admission failed),
+        including its spare record if it made one."""
 
     @abstractmethod
     def commit(self, settlement: Settlement) -> None:

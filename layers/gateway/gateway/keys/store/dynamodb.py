@@ -584,6 +584,8 @@ class DynamoDBKeyStore(KeyStore):
             f"ADD {e.n('rq')} {e.v(-1)}, {e.n('tk')} {e.v(-r.tokens)}, {e.n('rsv')} {e.v(-r.cost)}, "
             f"{e.n('com')} {e.v(-r.cost)}, {e.n('par')} {e.v(-1)}"
         )
+        if r.spare is not None:  # the reservation was recorded as a spare: the record goes too
+            update += f" REMOVE {e.n(SPARE_PREFIX + r.spare[0])}"
         self._call(
             "update_item",
             TableName=self.table,
