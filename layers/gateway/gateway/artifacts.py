@@ -150,6 +150,10 @@ class ArtifactStore:
             return False
         return self._last_check is None or self._clock() - self._last_check >= self.interval
 
+    def force_check(self) -> None:
+        """Make the next ``refresh()`` list S3 whatever the interval (used after a SnapStart restore)."""
+        self._last_check = None
+
     def refresh(self) -> None:
         if not self.due():
             return

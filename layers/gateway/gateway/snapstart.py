@@ -3,8 +3,16 @@
 With SnapStart, init runs once and the memory snapshot is restored into many execution
 environments. Anything that must differ per environment, or that holds credentials that may have
 expired since the snapshot, is refreshed after restore: boto3 clients (and their connection pools),
-the random generators, and the time of the last config/artifact check (so a restored snapshot
-looks at S3 on its first request instead of trusting a possibly old config).
+the random generator (litellm's ``simple-shuffle`` picks deployments with ``random``; copies sharing
+one state would all pick alike), and the config/artifact checks (so a restored copy looks at S3 on
+its first request instead of trusting a config as old as the snapshot).
+
+The hooks are registered with ``snapshot_restore_py``, the library AWS ships in its managed Python
+runtimes ("Lambda SnapStart runtime hooks for Python",
+https://docs.aws.amazon.com/lambda/latest/dg/snapstart-runtime-hooks-python.html; PyPI
+``snapshot-restore-py``). Lambda runs after-restore hooks in registration order and must finish
+them within its restore timeout (10 s), so ``after_restore`` does no I/O: the S3 checks happen on
+the next request.
 """
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ import os
 import random
 
 log = logging.getLogger(__name__)
+_registered = False
 
 
 def after_restore() -> None:
@@ -22,16 +31,23 @@ def after_restore() -> None:
     aws.reset()
     random.seed(os.urandom(32))
     runtime = get_runtime()
-    runtime.config._last_check = None
-    runtime.artifacts._last_check = None
+    runtime.config.force_check()
+    runtime.artifacts.force_check()
     log.info("restored from a SnapStart snapshot: AWS clients and random state refreshed")
 
 
 def register() -> bool:
-    """Register the hooks when running under SnapStart's runtime (a no-op anywhere else)."""
+    """Register ``after_restore`` with the runtime's hook library, once per process.
+
+    Returns False where the library is absent (a plain python outside Lambda's managed runtime);
+    there nothing restores a snapshot, so there is nothing to refresh.
+    """
+    global _registered
     try:
-        from snapshot_restore_python import register_after_restore  # provided by the Lambda runtime
+        from snapshot_restore_py import register_after_restore
     except ImportError:
         return False
-    register_after_restore(after_restore)
+    if not _registered:
+        register_after_restore(after_restore)
+        _registered = True
     return True

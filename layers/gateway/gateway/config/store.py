@@ -106,6 +106,11 @@ class ConfigStore(Generic[T]):
             return False
         return self._last_check is None or now - self._last_check >= self.interval
 
+    def force_check(self) -> None:
+        """Make the next ``refresh()`` look at the source whatever the interval (after a SnapStart
+        restore the serving config is as old as the snapshot)."""
+        self._last_check = None
+
     def refresh(self) -> None:
         """Called once per invocation; cheap unless it is time to look at the source again."""
         if not self.due():
