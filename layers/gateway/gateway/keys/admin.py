@@ -213,6 +213,7 @@ def generate_key(body: GenerateKeyRequest) -> dict[str, Any]:
         _guard(store.create_key, record)
     except KeyError:
         raise bad_request("A key with this value already exists.", param="key", code="key_exists") from None
+    resolve.invalidate(record.token)  # a chosen ``key`` may have been tried (and cached as unknown) before
     return _generate_response(token, record, Usage())
 
 

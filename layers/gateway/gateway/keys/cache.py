@@ -6,6 +6,13 @@ config version in its conditional write (see ``limits.py``). Only requests that 
 (``/v1/models``, an admin key on the admin API) rely on this cache, and for those a revoked key works
 for at most ``KEY_CACHE_TTL_SECONDS`` (default 10 s) on instances that had it cached. ``0`` disables
 caching (one GetItem per request).
+
+Unknown tokens are remembered too, for ``KEY_NEGATIVE_CACHE_SECONDS`` (default 5 s, ``0`` disables), so
+a client retrying one bad key in a loop costs one GetItem per window instead of one per request. That
+cache is separate and capped at ``NEGATIVE_MAX_ENTRIES`` (oldest dropped first): a flood of distinct
+random keys can neither grow memory nor push valid keys out of the positive cache. A key created on
+another instance is refused here for at most that window; one created in this process is usable at
+once (``resolve.invalidate``).
 """
 from __future__ import annotations
 
@@ -18,8 +25,15 @@ from typing import Generic, TypeVar
 V = TypeVar("V")
 
 
+NEGATIVE_MAX_ENTRIES = 10_000  # hashes, about 3 MB when full
+
+
 def ttl_seconds() -> float:
     return float(os.environ.get("KEY_CACHE_TTL_SECONDS", "10"))
+
+
+def negative_ttl_seconds() -> float:
+    return float(os.environ.get("KEY_NEGATIVE_CACHE_SECONDS", "5"))
 
 
 class TTLCache(Generic[V]):

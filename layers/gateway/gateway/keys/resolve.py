@@ -1,8 +1,11 @@
 """Token -> ``Principal``: the lookup ``gateway.auth`` does for every non-master token.
 
 The token is hashed (SHA-256) and looked up by hash; the key and its team are cached in memory for
-``KEY_CACHE_TTL_SECONDS`` (see ``cache.py`` for what that means for revocation). A store that does
-not answer fails closed with 503: no request passes on a key that could not be checked.
+``KEY_CACHE_TTL_SECONDS`` (see ``cache.py`` for what that means for revocation), and a hash with no
+key is remembered for ``KEY_NEGATIVE_CACHE_SECONDS``, so repeating a bad key does not cost a GetItem
+each time. Both caches are keyed by the hash, never the token; a remembered miss gets the same 401
+as a fresh one. A store that does not answer fails closed with 503: no request passes on a key that
+could not be checked.
 """
 from __future__ import annotations
 
@@ -10,18 +13,19 @@ import time
 
 from gateway.auth import Principal
 from gateway.keys import errors as kerr
-from gateway.keys.cache import TTLCache
+from gateway.keys.cache import NEGATIVE_MAX_ENTRIES, TTLCache, negative_ttl_seconds
 from gateway.keys.models import KeyRecord, TeamRecord
 from gateway.keys.store import get_store
 from gateway.keys.tokens import hash_token
 
 _cache: TTLCache[Principal] = TTLCache()
+_unknown: TTLCache[bool] = TTLCache(max_entries=NEGATIVE_MAX_ENTRIES)
 
 
 def resolve_token(token: str) -> Principal:
     """The principal for a virtual key token; 401 unknown/expired, 403 blocked, 503 store down."""
     key_hash = hash_token(token)
-    principal = _cache.get(key_hash)
+    principal = _from_cache(key_hash)
     if principal is None:
         principal = load(key_hash)
     check(principal.key, principal.team)
@@ -29,11 +33,19 @@ def resolve_token(token: str) -> Principal:
 
 
 def cached(token: str) -> Principal | None:
-    """The principal for ``token`` if this instance has it cached and it is usable (no I/O), else None."""
-    principal = _cache.get(hash_token(token))
+    """The principal for ``token`` if this instance has it cached and it is usable (no I/O), else None.
+    Raises the 401 at once for a token this instance recently found to have no key."""
+    principal = _from_cache(hash_token(token))
     if principal is None:
         return None
     check(principal.key, principal.team)
+    return principal
+
+
+def _from_cache(key_hash: str) -> Principal | None:
+    principal = _cache.get(key_hash)
+    if principal is None and _unknown.get(key_hash):
+        raise kerr.key_invalid()
     return principal
 
 
@@ -44,6 +56,7 @@ def load(key_hash: str) -> Principal:
         key = store.get_key(key_hash)
         if key is None:
             _cache.pop(key_hash)
+            _unknown.put(key_hash, True, ttl=negative_ttl_seconds())
             raise kerr.key_invalid()
         team = store.get_team(key.team_id) if key.team_id else None
     except kerr.StoreUnavailable as exc:
@@ -72,11 +85,13 @@ def check(key: KeyRecord, team: TeamRecord | None, now: float | None = None) -> 
 
 
 def invalidate(key_hash: str | None = None) -> None:
-    """Forget one cached key (admin changes in this process) or all of them."""
+    """Forget one cached key, found or unknown (admin changes in this process), or all of them."""
     if key_hash is None:
         _cache.clear()
+        _unknown.clear()
     else:
         _cache.pop(key_hash)
+        _unknown.pop(key_hash)
 
 
 def refresh(principal: Principal) -> Principal:
