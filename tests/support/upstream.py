@@ -48,7 +48,8 @@ class FakeUpstream:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with upstream._lock:
                     upstream.requests.append({"path": self.path, "body": body,
-                                              "authorization": self.headers.get("authorization")})
+                                              "authorization": self.headers.get("authorization"),
+                                              "x-api-key": self.headers.get("x-api-key")})
                 upstream.handle(self, body)
 
             def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:

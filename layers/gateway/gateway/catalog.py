@@ -7,6 +7,7 @@ router may pick any of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from gateway.config.schema import GatewayConfig, ModelEntry
 
@@ -46,10 +47,17 @@ class Catalog:
         routers = list(self.config.router_settings.llm_routers)
         return self.names + [alias for alias in self.aliases if alias not in self.names] + routers
 
+    def highest_price(self, groups: Iterable[str]) -> Price:
+        """Per-token prices no lower than any of ``groups``' (a call that may fall back to any)."""
+        return _highest([self.price(group) for group in groups])
+
     def price(self, group: str) -> Price:
         if group not in self._prices:
-            prices = [_entry_price(entry) for entry in self.config.deployments(group)] or [Price()]
-            self._prices[group] = Price(
-                max(p.input_cost_per_token for p in prices), max(p.output_cost_per_token for p in prices)
-            )
+            self._prices[group] = _highest([_entry_price(entry) for entry in self.config.deployments(group)])
         return self._prices[group]
+
+
+def _highest(prices: list[Price]) -> Price:
+    if not prices:
+        return Price()
+    return Price(max(p.input_cost_per_token for p in prices), max(p.output_cost_per_token for p in prices))

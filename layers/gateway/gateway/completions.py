@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Literal
 
-from gateway import accounting, errors, routing
+from gateway import accounting, errors, request_policy, routing
 from gateway.auth import Principal
 from gateway.observability import annotate, record_request, subsegment
 from gateway.providers import to_gateway_error
@@ -36,7 +36,14 @@ class Call:
     group: str
     router: dict[str, Any] | None = None
     admission: Any = None
+    fallbacks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # litellm argument -> groups, all granted
+    client_params: dict[str, Any] = field(default_factory=dict)  # caller credentials an admin opted in to
+    dropped: tuple[str, ...] = ()
     started: float = field(default_factory=time.perf_counter)
+
+    def reachable_groups(self) -> tuple[str, ...]:
+        """The group asked for and every group a fallback may reach."""
+        return tuple(dict.fromkeys((self.group, *(g for groups in self.fallbacks.values() for g in groups))))
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -44,6 +51,8 @@ class Call:
     def headers(self) -> dict[str, str]:
         headers = {"x-gateway-model": self.group}
         headers["x-gateway-router"] = (self.router or {}).get("strategy", "direct")
+        if self.dropped:
+            headers["x-gateway-dropped-params"] = ",".join(self.dropped)[:1000]
         headers.update(accounting.limit_headers(self.admission))
         return headers
 
@@ -99,7 +108,14 @@ async def start(
                                    param="model", code="model_not_found")
     accounting.check_model_access(principal, group)
     call = Call(kind=kind, request_id=request_id, principal=principal, requested_model=body.model, group=group,
-                router=decision)
+                router=decision, fallbacks=_fallback_chains(engine, principal, group, body.fallbacks),
+                dropped=body.dropped)
+    call.client_params = request_policy.authorize_client_auth(
+        body.client_auth,
+        [entry.litellm_params.configurable_clientside_auth_params
+         for name in call.reachable_groups() for entry in engine.config.deployments(name)],
+        allow_all=engine.config.general_settings.allow_client_side_credentials,
+    )
     if accounting.enabled():
         default_max = engine.config.general_settings.default_max_tokens
         call.admission = await accounting.admit(
@@ -109,10 +125,49 @@ async def start(
             # Only a virtual key has a budget to reserve against; skip the tokenizer for the master key.
             prompt_tokens=_prompt_tokens(engine, group, body) if principal.kind == "virtual" else 0,
             max_tokens=body.completion_budget(default_max),
-            price=engine.catalog.price(group),
+            price=engine.catalog.highest_price(call.reachable_groups()),  # a fallback may answer
         )
     annotate(model=group, requested_model=body.model, router=(decision or {}).get("strategy"))
     return call
+
+
+FALLBACK_KINDS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
+
+
+def _configured_chain(engine: Engine, kind: str, group: str) -> list[str]:
+    """The config's ``router_settings.<kind>`` chain for ``group`` (its own entry, else ``*``)."""
+    entries = getattr(engine.config.router_settings, kind)
+    for wanted in (group, "*"):
+        for entry in entries:
+            if wanted in entry:
+                return list(entry[wanted])
+    return []
+
+
+def _fallback_chains(engine: Engine, principal: Principal, group: str, requested: list[str] | None
+                     ) -> dict[str, tuple[str, ...]]:
+    """Every group litellm's Router may fall back to, per kind, each one a model this key may use.
+
+    The caller's own ``fallbacks`` are checked like ``model`` (404 unknown, 403 not granted); the
+    config's chains are cut to the key's grant, so a key never gets an answer from a model it may
+    not use. The gateway always passes the chains itself, so litellm never reads its own defaults.
+    """
+    chains: dict[str, tuple[str, ...]] = {}
+    for kind in FALLBACK_KINDS:
+        if kind == "fallbacks" and requested:
+            names = []
+            for index, name in enumerate(requested):
+                resolved = engine.catalog.resolve(name)
+                if resolved is None:
+                    raise errors.not_found(f"The fallback model '{name}' does not exist on this gateway.",
+                                           param=f"fallbacks[{index}]", code="model_not_found")
+                accounting.check_model_access(principal, resolved)
+                names.append(resolved)
+        else:
+            resolved_names = (engine.catalog.resolve(name) for name in _configured_chain(engine, kind, group))
+            names = accounting.visible_models(principal, [name for name in resolved_names if name])
+        chains[kind] = tuple(dict.fromkeys(name for name in names if name != group))
+    return chains
 
 
 def _usage_numbers(usage: Any) -> tuple[int, int]:
@@ -128,7 +183,8 @@ def _cost(engine: Engine, call: Call, response: Any, prompt_tokens: int, complet
     cost = hidden.get("response_cost")
     if cost is not None:
         return float(cost)
-    price = engine.catalog.price(call.group)
+    # litellm priced nothing (streams): the dearest group the call could have reached, never less
+    price = engine.catalog.highest_price(call.reachable_groups())
     return prompt_tokens * price.input_cost_per_token + completion_tokens * price.output_cost_per_token
 
 
@@ -153,21 +209,28 @@ async def _fail(call: Call, exc: Exception) -> errors.GatewayError:
     return error
 
 
+def _routing_params(call: Call) -> dict[str, Any]:
+    """The gateway's own arguments for litellm's Router: the checked fallback chains (which replace
+    the Router's defaults), and the caller's credentials where every group of them opted in."""
+    params: dict[str, Any] = {kind: [{call.group: list(groups)}] if groups else []
+                              for kind, groups in call.fallbacks.items()}
+    params.update(call.client_params)
+    return params
+
+
 async def _invoke(engine: Engine, call: Call, body: Any, *, stream: bool) -> Any:
     router = engine.router
-    params = body.provider_params()
+    params = {**body.provider_params(), **_routing_params(call)}
+    if stream:
+        params["stream_options"] = {"include_usage": True}  # the caller's other options are not passed on
     with subsegment("provider.call", model=call.group):
         if call.kind == "chat":
             if body.tools:
                 # litellm would import its MCP bridge (and the `mcp` package, not shipped) for any
                 # request with tools; the gateway passes tools through to the provider as they are.
                 params["_skip_mcp_handler"] = True
-            if stream:
-                params["stream_options"] = {**(body.stream_options or {}), "include_usage": True}
             return await router.acompletion(model=call.group, messages=body.messages, stream=stream, **params)
         if call.kind == "completion":
-            if stream:
-                params["stream_options"] = {**(body.stream_options or {}), "include_usage": True}
             return await router.atext_completion(model=call.group, prompt=body.prompt, stream=stream, **params)
         return await router.aembedding(model=call.group, input=body.input, **params)
 

@@ -1,31 +1,49 @@
 """Request bodies of the OpenAI-compatible API.
 
-Known fields are typed so a wrong type is a 400 naming the field; everything else is passed to
-litellm as it is (``extra="allow"``), so new OpenAI parameters work without a gateway release.
+A body first goes through the request-body policy (``gateway.request_policy``): refused names are a
+400, unknown ones are dropped, client credentials are set aside for the deployment's opt-in. What
+is left is validated here; common fields are typed so a wrong type is a 400 naming the field, and
+only the protocol's allow-listed parameters ever reach litellm (``provider_params``).
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from gateway import errors
+from gateway.request_policy import CHAT, COMPLETION, EMBEDDING, ClientAuth, Protocol, screen
 
 Message = dict[str, Any]
 
 
 class _Request(BaseModel):
+    # Extra fields are only ever the protocol's allow-listed ones: ``parse_body`` screens first.
     model_config = ConfigDict(extra="allow")
+    protocol: ClassVar[Protocol]
 
     model: str = Field(min_length=1)
     user: str | None = None
     metadata: dict[str, Any] | None = None
+    fallbacks: list[str] | None = None  # the caller's own chain, checked against the key's grant
+    _client_auth: ClientAuth = PrivateAttr(default_factory=ClientAuth)
+    _dropped: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def client_auth(self) -> ClientAuth:
+        """Credentials/endpoint the caller sent; used only where the deployment opted in."""
+        return self._client_auth
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        """Names the policy dropped (neither allowed nor refused), for ``x-gateway-dropped-params``."""
+        return self._dropped
 
     def provider_params(self) -> dict[str, Any]:
-        """Everything to pass to litellm besides model and the input (messages/prompt/input)."""
-        data = self.model_dump(exclude_none=True, exclude=self._input_fields() | {"model", "metadata"})
-        return data
+        """The allow-listed parameters to pass to litellm besides model and the input."""
+        data = self.model_dump(exclude_none=True, exclude=self._input_fields())
+        return {name: value for name, value in data.items() if name in self.protocol.allowed}
 
     @classmethod
     def _input_fields(cls) -> set[str]:
@@ -33,6 +51,7 @@ class _Request(BaseModel):
 
 
 class ChatCompletionRequest(_Request):
+    protocol = CHAT
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
@@ -60,6 +79,7 @@ class ChatCompletionRequest(_Request):
 
 
 class CompletionRequest(_Request):
+    protocol = COMPLETION
     prompt: str | list[str] | list[int] | list[list[int]]
     stream: bool = False
     stream_options: dict[str, Any] | None = None
@@ -77,6 +97,7 @@ class CompletionRequest(_Request):
 
 
 class EmbeddingRequest(_Request):
+    protocol = EMBEDDING
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: int | None = Field(default=None, ge=1)
@@ -105,8 +126,9 @@ def parse_body(raw: bytes, model_cls: type[R], max_bytes: int) -> R:
         raise errors.bad_request(f"Request body is not valid JSON: {err}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise errors.bad_request("Request body must be a JSON object.", code="invalid_json")
+    screened = screen(model_cls.protocol, data)
     try:
-        return model_cls.model_validate(data)
+        request = model_cls.model_validate(screened.data)
     except ValidationError as err:
         first = err.errors()[0]
         param = ".".join(str(p) for p in first["loc"]) or None
@@ -117,3 +139,6 @@ def parse_body(raw: bytes, model_cls: type[R], max_bytes: int) -> R:
             message = f"Invalid value for '{param}': {first['msg']}."
             code = "invalid_value" if first["type"] not in {"string_type", "int_type", "float_type", "list_type", "dict_type", "bool_type"} else "invalid_type"
         raise errors.bad_request(message, param=param, code=code) from None
+    request._client_auth = screened.client_auth
+    request._dropped = screened.dropped
+    return request

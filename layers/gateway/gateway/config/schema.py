@@ -36,6 +36,9 @@ class LiteLLMParams(_Open):
     rpm: int | None = Field(default=None, ge=0)
     tpm: int | None = Field(default=None, ge=0)
     aws_region_name: str | None = None
+    # LiteLLM's per-deployment opt-in for callers' own credentials/endpoint (gateway.request_policy):
+    # names such as "api_key", or {"api_base": "<regex>" | ["<regex>", ...]} for allowed endpoints.
+    configurable_clientside_auth_params: list[str | dict[str, str | list[str]]] | None = None
 
 
 class ModelInfo(_Open):
@@ -89,6 +92,9 @@ class LiteLLMSettings(_Open):
 
 
 class GeneralSettings(_Open):
+    # LiteLLM's proxy-wide opt-in: callers may bring their own credentials/endpoint on every
+    # deployment (still never with a deployment's key; gateway.request_policy.clientside).
+    allow_client_side_credentials: bool = False
     master_key: str | None = None
     # Gateway extension: default completion budget used to reserve worst-case cost when a
     # request does not say max_tokens.
