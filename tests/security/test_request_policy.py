@@ -229,3 +229,20 @@ def test_the_configs_fallback_is_cut_to_the_keys_grant(http_server, upstream):
                         json={"model": "primary", "messages": USER})
     assert master.status_code == 200, master.text
     assert upstream.requests[-1]["body"]["model"] == "fake-ok"
+
+
+def test_the_reservation_covers_the_dearest_group_a_fallback_may_reach(http_server, upstream):
+    """``primary`` has no price (0); ``canary`` costs 2e-6 per output token. With 100 output tokens
+    the worst case through the fallback (2e-4) passes a 1e-4 budget, so the request is refused
+    before any call, although the primary alone would cost nothing."""
+    response = httpx.post(http_server + "/key/generate", headers=_auth(MASTER_KEY), timeout=10,
+                          json={"models": ["primary", "canary"], "max_budget": 0.0001})
+    key = response.json()["key"]
+    seen_before = len(upstream.requests)
+    body = {"model": "primary", "messages": USER, "max_tokens": 100}
+    refused = httpx.post(http_server + "/v1/chat/completions", headers=_auth(key), timeout=10,
+                         json={**body, "fallbacks": ["canary"]})
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "budget_exceeded", refused.text
+    assert len(upstream.requests) == seen_before
+    alone = httpx.post(http_server + "/v1/chat/completions", headers=_auth(key), timeout=10, json=body)
+    assert alone.status_code == 502, alone.text  # admitted; the failing primary answers for itself
