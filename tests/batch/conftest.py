@@ -87,11 +87,24 @@ def jsonl(lines: list[Any]) -> bytes:
     return ("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n").encode()
 
 
-def put_input(data: bytes, *, name: str | None = None, owner: str | None = "master") -> tuple[str, str]:
-    """Upload under batch/input/ with the owner metadata; returns (key, etag)."""
-    key = f"batch/input/{name or uuid.uuid4().hex}.jsonl"
-    metadata = {"gateway-key-id": owner} if owner else {}
-    etag = _aws("s3").put_object(Bucket=BUCKET, Key=key, Body=data, Metadata=metadata)["ETag"]
+def grant_prefix(owner: str) -> str:
+    """Register (as the master key would) the input prefix the tests use for ``owner``; returns it."""
+    from gateway.batch import prefixes
+
+    prefix = "master" if owner == "master" else f"k-{owner[:16]}"
+    prefixes.register(prefixes.PrefixGrant(prefix=prefix, key_id=owner))
+    return prefix
+
+
+def put_input(data: bytes, *, name: str | None = None, owner: str | None = "master", prefix: str | None = None,
+              metadata: dict[str, str] | None = None) -> tuple[str, str]:
+    """Upload under batch/input/<prefix>/ (default: a prefix granted to ``owner``, a key hash or
+    ``master``; ``owner=None``: a prefix nobody registered); returns (key, etag)."""
+    if prefix is None:
+        prefix = grant_prefix(owner) if owner else f"nobody-{uuid.uuid4().hex[:8]}"
+    folder = f"{prefix}/" if prefix else ""  # prefix="": directly under batch/input/
+    key = f"batch/input/{folder}{name or uuid.uuid4().hex}.jsonl"
+    etag = _aws("s3").put_object(Bucket=BUCKET, Key=key, Body=data, Metadata=metadata or {})["ETag"]
     return key, etag
 
 

@@ -107,10 +107,9 @@ def test_crash_mid_batch_resumes_without_repeating(batch_env, s3_handler, sqs_ha
     before = len(upstream.calls(UPSTREAM_MODEL))
     data = jsonl([chat_line(f"c{i}") for i in range(40)])
     from gateway.batch import ids
-    from gateway.batch.handlers import _owner
 
     key, etag = put_input(data, name="crash")
-    batch_id, _ = ids.s3_batch_ids(batch_env["bucket"], key, etag.strip('"'), _owner({"gateway-key-id": "master"}))
+    batch_id, _ = ids.s3_batch_ids(batch_env["bucket"], key, etag.strip('"'), "master")
     from gateway.batch.local import FakeContext
 
     # the dead worker's claims exist before the work item is first delivered
@@ -187,7 +186,8 @@ def test_bad_lines_go_to_the_error_file(batch_env, s3_handler, sqs_handler, upst
         chat_line("good-2"),
         "[1, 2, 3]",
     ]
-    started = _start(s3_handler, jsonl(lines), owner=token)  # a raw token in metadata is hashed, never stored
+    # metadata agreeing with the prefix's grant is fine, even as a raw token (hashed, never stored)
+    started = _start(s3_handler, jsonl(lines), owner=key_hash, metadata={"gateway-key-id": token})
     drain(batch_env["queue_url"], sqs_handler)
     batch = _batch(started["batch_id"])
     assert batch["owner"] == key_hash
@@ -253,12 +253,6 @@ def test_small_file_runs_inline_and_key_is_url_decoded(batch_env, s3_handler, up
     assert _queued(batch_env["queue_url"]) == 0
 
 
-def test_upload_without_owner_fails(batch_env, s3_handler):
-    started = _start(s3_handler, jsonl([chat_line("o")]), owner=None)
-    batch = _batch(started["batch_id"])
-    assert batch["status"] == "failed" and batch["errors"][0]["code"] == "missing_owner"
-
-
 def test_eventbridge_object_created_event_starts_the_batch(batch_env, s3_handler):
     """The trigger as template.yaml wires it: S3 -> EventBridge rule (shape as AWS documents it,
     checked with Powertools' data class), then the same handler."""
@@ -280,17 +274,18 @@ def test_eventbridge_object_created_event_starts_the_batch(batch_env, s3_handler
     assert s3_handler(event, FakeContext())["batches"][0]["batch_id"] == batch["id"]
 
 
-def test_stand_alone_request_messages(batch_env, sqs_handler, upstream):
+def test_stand_alone_request_messages(batch_env, sqs_handler, upstream, virtual_key):
     """The repository's sample event (events/sqs-chat.json: one OpenAI Batch line per message) through
-    the real queue: each request runs once, even when the message comes twice; a message without an
-    owner is a poison message."""
+    the real queue: each request runs once, as the key whose token it carries, even when the message
+    comes twice; a message without a key is a poison message."""
     from gateway.batch import blobs
     from tests.conftest import ROOT
 
+    token, key_hash = virtual_key(key_alias="batch-sqs")
     sample = json.loads((ROOT / "events" / "sqs-chat.json").read_text())
     sqs = _aws("sqs")
     before = len(upstream.calls(UPSTREAM_MODEL))
-    owner = {"gateway-key-id": {"DataType": "String", "StringValue": "master"}}
+    owner = {"gateway-key": {"DataType": "String", "StringValue": token}}
     bodies = []
     for record in sample["Records"]:
         line = json.loads(record["body"])
@@ -306,9 +301,10 @@ def test_stand_alone_request_messages(batch_env, sqs_handler, upstream):
     assert len(upstream.calls(UPSTREAM_MODEL)) - before == len(bodies)
     for body in bodies:
         custom_id = json.loads(body)["custom_id"]
-        result = json.loads(blobs.get(f"batch/output/sqs/master/{custom_id}.jsonl"))
+        result = json.loads(blobs.get(f"batch/output/sqs/{key_hash}/{custom_id}.jsonl"))
         assert result["custom_id"] == custom_id and result["response"]["status_code"] == 200
     assert len(receive(batch_env["dlq_url"])) == 1
+    assert _spend(token) == pytest.approx(len(bodies) * LINE_COST, rel=1e-6)
 
 
 def test_work_item_near_the_lambda_timeout_continues_in_a_new_message(batch_env, s3_handler, sqs_handler, upstream):

@@ -7,7 +7,8 @@ One module per job:
   lines and the File/Batch objects in OpenAI's shapes;
 - ``store.py``     batch, file and per-line items in the gateway's single DynamoDB table;
   ``blobs.py`` files in S3;  ``workqueue.py`` work items on SQS;
-- ``principal.py`` re-creates the owning key's ``Principal`` at processing time;
+- ``principal.py`` re-creates the owning key's ``Principal`` at processing time;  ``prefixes.py``
+  who owns an S3 drop (the master key's grant of ``batch/input/<prefix>/``);
 - ``starter.py``   validates an input file and fans it out into chunk work items;
 - ``runner.py``    runs one chunk: claim each line, call the pipeline, record, count the chunk once;
 - ``finalize.py``  the last chunk to be counted assembles the output and error files;

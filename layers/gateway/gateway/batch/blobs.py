@@ -1,7 +1,8 @@
 """Batch files in S3 (``BATCH_S3_BUCKET``, default ``CONFIG_S3_BUCKET``).
 
-Prefixes: ``batch/input/`` (drop a JSONL file here to start a batch: the S3 trigger),
-``batch/files/<file id>`` (files uploaded through ``POST /v1/files`` and copies of dropped inputs),
+Prefixes: ``batch/input/<prefix>/`` (drop a JSONL file here to start a batch as the owner the master
+key granted ``<prefix>``: the S3 trigger, see ``prefixes.py``; uploaders write here, the functions
+only read), ``batch/files/<file id>`` (files uploaded through ``POST /v1/files`` and copies of dropped inputs),
 ``batch/output/<batch id>/`` (output and error files, and results too big for a DynamoDB item).
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from gateway.batch import settings as batch_settings
 INPUT_PREFIX = "batch/input/"
 FILES_PREFIX = "batch/files/"
 OUTPUT_PREFIX = "batch/output/"
-OWNER_METADATA = "gateway-key-id"  # x-amz-meta-gateway-key-id on objects under batch/input/
+OWNER_METADATA = "gateway-key-id"  # x-amz-meta-gateway-key-id: an owner *assertion*, checked against the grant
 
 
 class BucketMissing(RuntimeError):

@@ -2,24 +2,24 @@
 
 - ``handle_s3_event``: an object created under ``batch/input/``: an S3 notification or, as
   ``template.yaml`` wires it (no circular dependency with the bucket), the EventBridge
-  ``Object Created`` event. The object's owner is its
-  metadata ``x-amz-meta-gateway-key-id``: the key's SHA-256 (the ``token`` of ``/key/info``),
-  ``master``, or a raw ``sk-`` token (hashed here, never stored); without it,
-  ``BATCH_S3_DEFAULT_KEY_ID``; without both, the batch is created as ``failed``. The batch id is
-  derived from (bucket, key, ETag, owner): a duplicate event or a re-upload of the same bytes to
-  the same key starts nothing new. Files up to ``BATCH_INLINE_MAX_LINES`` lines run right here.
+  ``Object Created`` event. The owner is the identity the master key granted the object's prefix,
+  ``batch/input/<prefix>/...`` (``prefixes.py``); objects outside a granted prefix (or outside the
+  batch bucket) are ignored with a log line and listed under ``ignored``. Metadata
+  ``x-amz-meta-gateway-key-id`` that names anyone else fails the batch (``owner_mismatch``). The
+  batch id is derived from (bucket, key, ETag, owner): a duplicate event or a re-upload of the same
+  bytes to the same key starts nothing new. Files up to ``BATCH_INLINE_MAX_LINES`` lines run right here.
 - ``handle_sqs_event``: work items (``workqueue.py``), and stand-alone requests (a message whose body is
-  one OpenAI Batch line; owner in the message attribute ``gateway-key-id``; the result goes to
-  ``batch/output/sqs/<owner>/<custom_id>.jsonl``), with partial batch responses: a record that fails
-  is reported in ``batchItemFailures`` and comes back alone; after the queue's ``maxReceiveCount``
-  it goes to the dead-letter queue.
+  one OpenAI Batch line). A stand-alone request must carry the key itself in the message attribute
+  ``gateway-key`` (checked like an HTTP request's key, then only its hash is used: the result goes to
+  ``batch/output/sqs/<key hash>/<custom_id>.jsonl``); naming an owner (``gateway-key-id``) proves
+  nothing and is refused, and so is the master key unless ``BATCH_SQS_ALLOW_MASTER``. Partial batch
+  responses: a record that fails is reported in ``batchItemFailures`` and comes back alone; after the
+  queue's ``maxReceiveCount`` it goes to the dead-letter queue.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 import time
 from typing import Any
 from urllib.parse import unquote_plus
@@ -27,11 +27,13 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from gateway.batch import aio, blobs, ids, jobs, runner, starter, store, workqueue
+from gateway import errors
+from gateway.batch import aio, blobs, ids, jobs, prefixes, runner, starter, store, workqueue
+from gateway.batch import principal as owners
 from gateway.batch import settings as batch_settings
 
 log = logging.getLogger(__name__)
-_HASH = re.compile(r"^[0-9a-f]{64}$")
+KEY_ATTRIBUTE = "gateway-key"  # SQS message attribute of a stand-alone request: the key's token itself
 DEADLINE_MARGIN_S = 20.0  # stop claiming new lines this long before the Lambda timeout
 
 
@@ -39,36 +41,29 @@ class PoisonMessage(ValueError):
     """A record that is not a work item: fails until the redrive policy moves it to the DLQ."""
 
 
-def _owner(metadata: dict[str, str]) -> str | None:
-    value = (metadata.get(blobs.OWNER_METADATA) or batch_settings.get().default_owner or "").strip()
-    if not value:
-        return None
-    if value == "master" or _HASH.match(value):
-        return value
-    return hashlib.sha256(value.encode()).hexdigest()  # a token: only its hash is kept
-
-
-def start_from_object(bucket: str, key: str) -> dict[str, Any] | None:
-    """Create (once) and start the batch for one uploaded input object."""
+def start_from_object(bucket: str, key: str, owner: str) -> dict[str, Any] | None:
+    """Create (once) and start the batch for one uploaded input object, as ``owner`` (its prefix's grant)."""
     head = blobs.head(bucket, key)
     etag = head.get("ETag", "").strip('"')
-    owner = _owner({k.lower(): v for k, v in (head.get("Metadata") or {}).items()})
-    batch_id, file_id = ids.s3_batch_ids(bucket, key, etag, owner or "-")
-    existing = store.get_batch(batch_id)
-    if existing is None:
+    claimed = prefixes.claimed_owner({k.lower(): v for k, v in (head.get("Metadata") or {}).items()})
+    batch_id, file_id = ids.s3_batch_ids(bucket, key, etag, owner)
+    if store.get_batch(batch_id) is None:
         dest = blobs.file_key(file_id)
         blobs.copy_in(bucket, key, dest, etag)
-        file = {"id": file_id, "owner": owner or "master", "bytes": int(head.get("ContentLength") or 0),
+        file = {"id": file_id, "owner": owner, "bytes": int(head.get("ContentLength") or 0),
                 "created_at": int(time.time()), "filename": key.rsplit("/", 1)[-1], "purpose": "batch",
                 "status": "processed", "s3_key": dest, "source_key": key}
         store.put_file(file)
-        item = jobs.new_batch_item(batch_id=batch_id, owner=owner or "master", input_file=file, endpoint=None,
+        item = jobs.new_batch_item(batch_id=batch_id, owner=owner, input_file=file, endpoint=None,
                                    completion_window="24h", metadata={"s3_key": key[:512]}, source="s3")
         store.create_batch(item)  # False = a concurrent duplicate event won the race: fine
-        if owner is None:
-            starter.fail(batch_id, "missing_owner",
-                         f"s3://{bucket}/{key} has no x-amz-meta-{blobs.OWNER_METADATA} and BATCH_S3_DEFAULT_KEY_ID is unset.")
-            return store.get_batch(batch_id)
+    if claimed is not None and claimed != owner:  # checked on every delivery, not only the first
+        log.warning("batch input refused: its metadata names another owner than its prefix's grant",
+                    extra={"bucket": bucket, "key": key[:512], "batch_id": batch_id})
+        starter.fail(batch_id, "owner_mismatch",
+                     f"s3://{bucket}/{key}: x-amz-meta-{blobs.OWNER_METADATA} names another key than the one "
+                     f"this prefix is registered to; nothing was run.")
+        return store.get_batch(batch_id)
     batch, chunks = starter.prepare(batch_id)
     if batch is not None and chunks:
         inline = int(batch.get("total") or 0) <= batch_settings.get().inline_max_lines
@@ -105,7 +100,7 @@ def _existing_key(bucket: str, keys: list[str]) -> str | None:
 
 
 def handle_s3_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    started = []
+    started, ignored = [], []
     for bucket, keys in _objects(event):
         keys = [k for k in keys if k.startswith(blobs.INPUT_PREFIX) and not k.endswith("/")]
         key = _existing_key(bucket, keys) if keys else None
@@ -113,10 +108,14 @@ def handle_s3_event(event: dict[str, Any], context: Any = None) -> dict[str, Any
             if keys:
                 log.warning("input object is gone; nothing to start", extra={"bucket": bucket, "key": keys[0]})
             continue
-        batch = start_from_object(bucket, key)
+        owner = prefixes.owner_for(bucket, key)
+        if owner is None:
+            ignored.append({"key": key, "reason": "unregistered_prefix"})
+            continue
+        batch = start_from_object(bucket, key, owner)
         if batch is not None:
             started.append({"key": key, "batch_id": batch["id"], "status": batch["status"]})
-    return {"batches": started}
+    return {"batches": started, "ignored": ignored}
 
 
 def _deadline(context: Any) -> float | None:
@@ -168,13 +167,25 @@ def _handle_record(record: SQSRecord, context: Any = None) -> str:
             workqueue.send([chunk.message()])  # continue in a fresh invocation, without using up a receive
             return "continued"
     if kind is None and "body" in body and ("url" in body or "custom_id" in body):
-        attr = (record.raw_event.get("messageAttributes") or {}).get(blobs.OWNER_METADATA) or {}
-        owner = _owner({blobs.OWNER_METADATA: attr.get("stringValue") or ""})
-        if owner is None:
-            raise PoisonMessage(f"request message without a '{blobs.OWNER_METADATA}' message attribute "
-                                "(and BATCH_S3_DEFAULT_KEY_ID is unset)")
+        owner = _request_owner(record)
         return aio.run(runner.run_single(record.body, owner=owner, message_id=record.message_id, last_attempt=last))
     raise PoisonMessage(f"unknown work item (type={kind!r})")
+
+
+def _request_owner(record: SQSRecord) -> str:
+    """The owner a stand-alone request proves with the token it carries. Refusals are poison (a
+    redelivery cannot fix them); a key store outage (503) is an ordinary failure, retried."""
+    attributes = record.raw_event.get("messageAttributes") or {}
+    token = ((attributes.get(KEY_ATTRIBUTE) or {}).get("stringValue") or "").strip()
+    if not token:
+        raise PoisonMessage(f"request message without the key in its '{KEY_ATTRIBUTE}' message attribute "
+                            f"('{blobs.OWNER_METADATA}' naming an owner is not accepted)")
+    try:
+        return owners.prove(token, allow_master=batch_settings.get().sqs_allow_master)
+    except errors.GatewayError as err:
+        if err.status_code >= 500:
+            raise
+        raise PoisonMessage(f"request message refused ({err.status_code}): {err.message}") from None
 
 
 def handle_sqs_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

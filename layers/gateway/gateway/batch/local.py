@@ -6,8 +6,9 @@
   messages to ``handle_sqs_event`` (the function the Lambda handler calls) as a real SQS event, and
   deletes what succeeded, exactly like an event source mapping with ``ReportBatchItemFailures``.
   Failed records are left for redelivery after the visibility timeout (moto applies the redrive
-  policy on receive). With ``watch_inputs``, it also polls ``batch/input/`` in the bucket and starts
-  a batch for each new object, standing in for the S3 notification.
+  policy on receive). With ``watch_inputs``, it also polls ``batch/input/`` in the bucket and hands
+  each new object to ``handle_s3_event``, standing in for the S3 notification (so, as in AWS, only
+  objects under a granted ``batch/input/<prefix>/`` start a batch).
 """
 from __future__ import annotations
 

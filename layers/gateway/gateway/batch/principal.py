@@ -3,6 +3,10 @@
 Only the key's SHA-256 (``Principal.key_id``) is stored with a batch, never the token. ``master``
 stands for the master key. A key that was deleted, blocked or expired since the batch was created
 makes its remaining lines fail with the same 401/403 the HTTP API would give.
+
+Who may *name* an owner is decided elsewhere and never by the caller's say-so: the API caller's own
+key, the admin's prefix grant for an S3 drop (``prefixes.py``), or the token an SQS request carries
+(``prove``: possession of the key, as for an HTTP request).
 """
 from __future__ import annotations
 
@@ -27,6 +31,20 @@ def load(owner: str) -> Principal:
     from gateway.keys import resolve
 
     return resolve.load(owner)
+
+
+def prove(token: str, *, allow_master: bool) -> str:
+    """The owner a presented token proves: its key's hash, or ``master`` only when ``allow_master``.
+
+    The same check as an HTTP request's (unknown/expired 401, blocked 403, store down 503), so a
+    message is worth exactly what its token is worth. The token itself is neither stored nor logged.
+    """
+    from gateway.auth import resolve
+
+    principal = resolve(token.strip())
+    if principal.kind == "master" and not allow_master:
+        raise errors.forbidden("The master key is not accepted on this path (BATCH_SQS_ALLOW_MASTER is off).")
+    return owner_of(principal)
 
 
 def may_see(principal: Principal, owner: str | None) -> bool:

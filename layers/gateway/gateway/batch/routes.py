@@ -2,7 +2,10 @@
 
 Objects are visible to the key that created them and to admins; anyone else gets a 404, as if
 they did not exist. Uploads go through the API body limit (``GATEWAY_MAX_BODY_BYTES``, at most
-6 MB behind a Function URL); bigger files are dropped straight into S3 under ``batch/input/``.
+6 MB behind a Function URL); bigger files are dropped straight into S3 under
+``batch/input/<prefix>/``, where ``<prefix>`` is granted to an owner through
+``/batch/s3_prefix/new|delete|list`` (master key only: a grant lets whoever may write the prefix
+spend as that owner, see ``prefixes.py``).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway import errors
 from gateway.auth import Principal, authenticate
-from gateway.batch import blobs, jobs, multipart, store
+from gateway.batch import blobs, jobs, multipart, prefixes, store
 from gateway.batch import principal as owners
 from gateway.batch.formats import batch_object, file_object
 from gateway.routes import openai_paths
@@ -147,3 +150,31 @@ for _p in openai_paths("/batches/{batch_id}"):
     router.add_api_route(_p, retrieve_batch, methods=["GET"], summary="Retrieve a batch")
 for _p in openai_paths("/batches/{batch_id}/cancel"):
     router.add_api_route(_p, cancel_batch, methods=["POST"], summary="Cancel a batch")
+
+
+# ---------------------------------------------------------------- S3 input prefix grants (admin)
+async def require_master(principal: Principal = Depends(authenticate)) -> Principal:
+    """Only the master key grants prefixes: an admin virtual key must not hand out ``master``."""
+    if principal.kind != "master":
+        raise errors.forbidden("Granting S3 input prefixes needs the master key.")
+    return principal
+
+
+async def prefix_new(body: prefixes.PrefixGrant, principal: Principal = Depends(require_master)) -> dict[str, Any]:
+    return await _io(prefixes.register, body)
+
+
+async def prefix_delete(body: prefixes.PrefixRef, principal: Principal = Depends(require_master)) -> dict[str, Any]:
+    return await _io(prefixes.unregister, body)
+
+
+async def prefix_list(principal: Principal = Depends(require_master)) -> dict[str, Any]:
+    return await _io(prefixes.list_grants)
+
+
+router.add_api_route("/batch/s3_prefix/new", prefix_new, methods=["POST"], tags=["admin"],
+                     summary="Grant an S3 input prefix (batch/input/<prefix>/) to a key")
+router.add_api_route("/batch/s3_prefix/delete", prefix_delete, methods=["POST"], tags=["admin"],
+                     summary="Withdraw an S3 input prefix grant")
+router.add_api_route("/batch/s3_prefix/list", prefix_list, methods=["GET"], tags=["admin"],
+                     summary="List S3 input prefix grants")

@@ -1,8 +1,15 @@
-"""Batch knobs, read from the environment (each has a default that suits Lambda)."""
+"""Batch knobs, read from the environment (each has a default that suits Lambda).
+
+No knob names the owner of S3 drops or SQS requests: ``BATCH_S3_DEFAULT_KEY_ID`` is gone, because it
+let anyone who could write ``batch/input/`` run as that key. Owners come from prefix grants
+(``prefixes.py``) and, for SQS requests, from the key token a message carries (``handlers.py``).
+"""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+from gateway.settings import _flag
 
 
 def _int(name: str, default: int) -> int:
@@ -27,7 +34,7 @@ class BatchSettings:
     max_lines: int              # OpenAI's limit is 50,000 lines per batch
     inline_max_lines: int       # the S3 handler runs a file this small itself (no SQS hop)
     retention_days: int         # TTL of batch, file and line items
-    default_owner: str | None   # BATCH_S3_DEFAULT_KEY_ID: owner of S3 uploads without metadata
+    sqs_allow_master: bool      # BATCH_SQS_ALLOW_MASTER: SQS requests may carry the master key itself
     status_refresh_seconds: float  # how often a worker re-reads the batch (cancel / budget stop)
     transient_retries: int      # in-process retries of a line refused by a rate limit / 503
 
@@ -44,7 +51,7 @@ class BatchSettings:
             max_lines=_int("BATCH_MAX_LINES", 50_000),
             inline_max_lines=_int("BATCH_INLINE_MAX_LINES", 50),
             retention_days=_int("BATCH_RETENTION_DAYS", 30),
-            default_owner=os.environ.get("BATCH_S3_DEFAULT_KEY_ID") or None,
+            sqs_allow_master=_flag("BATCH_SQS_ALLOW_MASTER"),
             status_refresh_seconds=_float("BATCH_STATUS_REFRESH_SECONDS", 1.0),
             transient_retries=_int("BATCH_TRANSIENT_RETRIES", 3),
         )

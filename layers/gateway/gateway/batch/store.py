@@ -6,10 +6,12 @@
 | batch | ``BATCH#<id>``   | ``META``         | ``BATCHES#<owner>`` / ``<created µs>#<id>``|
 | line  | ``BATCH#<id>``   | ``LINE#<index>`` | (none)                                  |
 | stand-alone request (one SQS message) | ``SQSREQ#<owner>`` | ``REQ#<custom_id>`` | (none)      |
+| S3 input prefix grant | ``S3PREFIX#<prefix>`` | ``META`` | ``S3PREFIXES`` / ``<prefix>``     |
 
 ``owner`` is the key's SHA-256 (``Principal.key_id``) or ``master``; tokens are never stored. Every
-item has ``ttl`` (``BATCH_RETENTION_DAYS``). Counters on the batch item move once per chunk, guarded
-by the number set ``cd`` (chunks done), so a redelivered chunk never counts twice.
+item but a prefix grant (the master key's registration, kept until deleted) has ``ttl``
+(``BATCH_RETENTION_DAYS``). Counters on the batch item move once per chunk, guarded by the number
+set ``cd`` (chunks done), so a redelivered chunk never counts twice.
 """
 from __future__ import annotations
 
@@ -307,3 +309,44 @@ def count_lines(batch_id: str, first: int, last: int) -> tuple[int, int, int]:
 def line_results(batch_id: str, total: int) -> Iterator[dict[str, Any]]:
     """Every recorded line result in input order (``sk``, ``ok``, ``out`` or ``os3``)."""
     return _query_lines(batch_id, 0, max(0, total - 1), "sk, st, ok, #o, os3")
+
+
+# ---------------------------------------------------------------- S3 input prefix grants
+def put_prefix(prefix: str, owner: str, created_at: int) -> dict[str, Any] | None:
+    """Register ``prefix`` -> ``owner`` unless it is registered already: None when it was new, else
+    the existing grant (never overwritten: re-pointing a prefix takes a delete first)."""
+    item = {"pk": f"S3PREFIX#{prefix}", "sk": "META", "type": "batch_s3_prefix", "gsi1pk": "S3PREFIXES",
+            "gsi1sk": prefix, "prefix": prefix, "owner": owner, "created_at": created_at}
+    try:
+        _db().put_item(TableName=table(), Item=ser(item), ConditionExpression="attribute_not_exists(pk)",
+                       ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    except ClientError as exc:
+        if not _failed_condition(exc):
+            raise
+        old = exc.response.get("Item")
+        return deser(old) if old else (get_prefix(prefix) or {"prefix": prefix})
+    return None
+
+
+def get_prefix(prefix: str) -> dict[str, Any] | None:
+    return _get(f"S3PREFIX#{prefix}", "META")
+
+
+def delete_prefix(prefix: str) -> dict[str, Any] | None:
+    """Remove a grant; the removed item, or None if there was none."""
+    out = _db().delete_item(TableName=table(), Key=_key(f"S3PREFIX#{prefix}", "META"),
+                            ReturnValues="ALL_OLD")
+    return deser(out["Attributes"]) if "Attributes" in out else None
+
+
+def list_prefixes() -> list[dict[str, Any]]:
+    """Every grant, by prefix name (a handful per deployment: no paging for the caller)."""
+    kwargs: dict[str, Any] = {"TableName": table(), "IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :p",
+                              "ExpressionAttributeValues": {":p": {"S": "S3PREFIXES"}}}
+    items: list[dict[str, Any]] = []
+    while True:
+        out = _db().query(**kwargs)
+        items += [deser(i) for i in out.get("Items", [])]
+        if "LastEvaluatedKey" not in out:
+            return items
+        kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
