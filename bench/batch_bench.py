@@ -85,13 +85,15 @@ def _fresh_table(endpoint: str) -> str:
 def _batch_run(n: int, owner: str, bucket: str, queue_url: str, counter: DynamoCounter, moto_pid: int) -> dict[str, float]:
     import boto3
 
-    from gateway.batch import handlers, store
+    from gateway.batch import handlers, prefixes, store
     from gateway.batch.local import FakeContext, drain, s3_put_event
 
     s3 = boto3.client("s3")
-    key = f"batch/input/bench-{uuid.uuid4().hex[:8]}.jsonl"
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    prefixes.register(prefixes.PrefixGrant(prefix=prefix, key_id=owner))  # what POST /batch/s3_prefix/new does
+    key = f"batch/input/{prefix}/requests.jsonl"
     data = _lines(n)
-    etag = s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata={"gateway-key-id": owner})["ETag"]
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=data)["ETag"]
     calls0 = counter.calls
     cpu0, moto0 = time.process_time(), _cpu(moto_pid)
     t0 = time.perf_counter()

@@ -108,7 +108,7 @@ def _set_body(event: dict, body: dict | None, *, b64: bool) -> None:
 
 def s3_put() -> dict:
     """S3 ObjectCreated:Put of an OpenAI Batch-format JSONL file (for the batch issue)."""
-    event = generate("s3", "put", "--bucket", "llm-gateway-configbucket-example", "--key", "batch/input/requests.jsonl")
+    event = generate("s3", "put", "--bucket", "llm-gateway-configbucket-example", "--key", "batch/input/team-a/requests.jsonl")
     obj = event["Records"][0]["s3"]["object"]
     obj.update({"size": 412, "eTag": "0123456789abcdef0123456789abcdef", "sequencer": "0A1B2C3D4E5F678901"})
     return event
