@@ -3,6 +3,10 @@
 Creates the bucket and table, uploads config/local.yaml (so the config comes through the same S3
 path as in AWS, with hot reload on) and the shipped router artifact, then serves the app with
 uvicorn. Ctrl-C stops the gateway and moto's server.
+
+This is the one place that sets ``GATEWAY_DEV_MODE=true`` (unless already set): it lets the
+well-known local master key ``sk-local-master`` through the weak-key check (``gateway.settings``),
+which refuses it everywhere else. ``GATEWAY_DEV_MODE=false make run`` shows what AWS would do.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ def main() -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("GATEWAY_DEV_MODE", "true")  # accept the public local key below (with a warning)
     from gateway import devstack
 
     port = int(os.environ.get("PORT", "4000"))

@@ -2,13 +2,16 @@
 the way Lambda does after a restore refreshes clients, random state and the S3 checks."""
 from __future__ import annotations
 
+import json
 import random
+import secrets
 import sys
 
 import httpx
+import pytest
 import snapshot_restore_py
 
-from gateway import aws, snapstart
+from gateway import aws, settings, snapstart
 from tests.conftest import MASTER_KEY
 
 
@@ -50,6 +53,40 @@ def test_restore_refreshes_clients_random_and_forces_s3_checks(stack, http_serve
     assert resp.status_code == 200
     assert "HeadObject" in calls and "ListObjectsV2" in calls  # config version and artifact listing
     assert not stack.refresh_due()
+
+
+@pytest.fixture()
+def master_secret(stack, moto_server, monkeypatch):
+    """The master key in Secrets Manager (as template.yaml deploys it) instead of LITELLM_MASTER_KEY."""
+    client = aws.client("secretsmanager")
+    first = "sk-" + secrets.token_urlsafe(32)
+    arn = client.create_secret(Name=f"master-{secrets.token_hex(4)}", SecretString=json.dumps({"master_key": first}))["ARN"]
+    monkeypatch.delenv("LITELLM_MASTER_KEY")
+    monkeypatch.setenv("MASTER_KEY_SECRET_ID", arn)
+    settings.reset()
+    assert settings.master_key() == first
+
+    def rotate(value: str) -> None:
+        aws.client("secretsmanager").put_secret_value(SecretId=arn, SecretString=json.dumps({"master_key": value}))
+
+    yield rotate
+    monkeypatch.undo()
+    settings.reset()
+
+
+def test_restore_rereads_a_rotated_master_key(master_secret):
+    assert snapstart.register() is True
+    rotated = "sk-" + secrets.token_urlsafe(32)
+    master_secret(rotated)
+    _run_after_restore_hooks()
+    assert settings.master_key() == rotated
+
+
+def test_restore_with_a_weak_rotated_key_fails(master_secret):
+    assert snapstart.register() is True
+    master_secret("sk-1234")
+    with pytest.raises(settings.WeakMasterKey, match="Secrets Manager secret"):
+        _run_after_restore_hooks()
 
 
 def test_register_is_a_noop_without_the_runtime_library(monkeypatch):

@@ -1,14 +1,16 @@
 """Who is calling: the FastAPI dependencies every protected route uses.
 
-The master key is compared in constant time and never stored. Any other token is a virtual key,
-resolved by ``gateway.keys`` (DynamoDB, hashed) when a table is configured. Routes depend on
+The master key is compared in constant time and never stored. It is the serving config's
+``general_settings.master_key`` if set, else ``LITELLM_MASTER_KEY`` / the Secrets Manager secret
+(LiteLLM's precedence; ``gateway.settings``). Any other token is a virtual key, resolved by
+``gateway.keys`` (DynamoDB, hashed) when a table is configured. Routes depend on
 ``authenticate`` (any valid caller) or ``require_admin`` (master key or an admin virtual key).
 """
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from fastapi import Request
 
@@ -52,8 +54,22 @@ def extract_token(request: Request) -> str | None:
     return None
 
 
+_config_master_key: Callable[[], str | None] = lambda: None
+
+
+def use_config_master_key(source: Callable[[], str | None] | None) -> None:
+    """Set by ``gateway.runtime``: reads ``general_settings.master_key`` of the serving config (None:
+    unset). Apps without a runtime (the admin router alone, tests) use the environment's key only."""
+    global _config_master_key
+    _config_master_key = source or (lambda: None)
+
+
+def expected_master_key() -> str | None:
+    return _config_master_key() or master_key()
+
+
 def is_master(token: str) -> bool:
-    expected = master_key()
+    expected = expected_master_key()
     return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
 
 

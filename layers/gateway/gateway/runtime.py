@@ -3,6 +3,10 @@
 Built once at cold start (module import of the app), reused by every warm invocation. Nothing
 here is per request, and nothing is shared between instances: each Lambda instance loads the same
 config from the same S3 object and so behaves the same.
+
+A weak master key (``settings.check_master_key``) fails the cold start, from the environment, the
+secret or the first config; a reloaded config with one is refused like any invalid config (the last
+good one keeps serving, ``/_health/ready`` says why).
 """
 from __future__ import annotations
 
@@ -14,16 +18,17 @@ from typing import Any
 
 from litellm import Router
 
-from gateway import errors
+from gateway import auth, errors
 from gateway.artifacts import ArtifactStore
 from gateway.catalog import Catalog
+from gateway.config.errors import ConfigError
 from gateway.config.parse import ParsedConfig
 from gateway.config.source import ConfigSource, FileSource, S3Source
 from gateway.config.store import ConfigStore
 from gateway.observability import subsegment
 from gateway.providers import build_router
 from gateway.routing import Routing, RoutingTable
-from gateway.settings import Settings, get_settings
+from gateway.settings import Settings, WeakMasterKey, check_master_key, get_settings, master_key, master_key_origin
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +46,15 @@ class Engine:
         return self.parsed.config
 
 
+class WeakConfigMasterKey(ConfigError):
+    """The config's ``general_settings.master_key`` is guessable: the config is not applied."""
+
+
 def build_engine(parsed: ParsedConfig) -> Engine:
+    try:
+        check_master_key(parsed.config.general_settings.master_key, "general_settings.master_key of the config")
+    except WeakMasterKey as err:
+        raise WeakConfigMasterKey(str(err)) from None
     with subsegment("config.build"):
         return Engine(parsed=parsed, router=build_router(parsed), catalog=Catalog(parsed.config))
 
@@ -59,7 +72,7 @@ class Runtime:
         self.settings = settings
         self.config = ConfigStore[Engine](
             config_source(settings),
-            build_engine,
+            self._build,
             hot_reload=settings.config_hot_reload,
             interval=settings.config_sync_interval,
         )
@@ -72,14 +85,33 @@ class Runtime:
         )
         self.routing = Routing()
         self.started_at = time.time()
+        self._refused_key: WeakConfigMasterKey | None = None
+
+    def _build(self, parsed: ParsedConfig) -> Engine:
+        try:
+            engine = build_engine(parsed)
+        except WeakConfigMasterKey as err:
+            self._refused_key = err
+            raise
+        if self.config.current is not None and parsed.config.general_settings.master_key != self.config_master_key():
+            log.warning("the new config changes general_settings.master_key (the key admins must send)")
+        return engine
 
     def start(self) -> None:
         """Cold-start work: load the config and router artifacts (failures are kept for
-        /_health/ready, not raised)."""
+        /_health/ready, not raised), after refusing a weak master key (that one is raised)."""
+        check_master_key(master_key(), master_key_origin())
         with subsegment("config.load"):
             self.config.load()
+        if self.config.current is None and self._refused_key is not None:
+            raise WeakMasterKey(str(self._refused_key))
         with subsegment("router.artifacts.load"):
             self.artifacts.load()
+
+    def config_master_key(self) -> str | None:
+        """``general_settings.master_key`` of the serving config (``gateway.auth`` prefers it)."""
+        loaded = self.config.current
+        return loaded.parsed.config.general_settings.master_key if loaded is not None else None
 
     def refresh_due(self) -> bool:
         """True when ``refresh()`` would call S3 (a HEAD or a LIST); otherwise it is a no-op."""
@@ -139,8 +171,10 @@ def _check(probe) -> dict[str, Any]:
 def get_runtime() -> Runtime:
     runtime = Runtime(get_settings())
     runtime.start()
+    auth.use_config_master_key(runtime.config_master_key)
     return runtime
 
 
 def reset() -> None:
     get_runtime.cache_clear()
+    auth.use_config_master_key(None)

@@ -95,10 +95,18 @@ class GeneralSettings(_Open):
     # LiteLLM's proxy-wide opt-in: callers may bring their own credentials/endpoint on every
     # deployment (still never with a deployment's key; gateway.request_policy.clientside).
     allow_client_side_credentials: bool = False
-    master_key: str | None = None
+    # LiteLLM's admin key, preferred over LITELLM_MASTER_KEY (gateway.settings). Its strength is
+    # checked where a config is applied (runtime.build_engine); repr=False keeps it out of logs.
+    master_key: str | None = Field(default=None, repr=False)
     # Gateway extension: default completion budget used to reserve worst-case cost when a
     # request does not say max_tokens.
     default_max_tokens: int = Field(default=4096, gt=0)
+
+    @field_validator("master_key")
+    @classmethod
+    def _strip_master_key(cls, value: str | None) -> str | None:
+        """Sent tokens are stripped (auth.extract_token), so a padded key could never match; blank = unset."""
+        return (value.strip() or None) if value is not None else None
 
 
 class GatewayConfig(BaseModel):
