@@ -5,7 +5,8 @@ where a gateway request needs it (path, headers, body), so they can be rebuilt a
 update instead of drifting by hand. Run: `python events/generate.py` (SAM_CLI picks the binary;
 default .venv-sam/bin/sam). Needs no Docker and no AWS credentials.
 
-The Authorization header uses `sk-local-master`, the default master key of `make run`.
+The Authorization header uses `MASTER_KEY` below, an example key strong enough for a deployed
+function (which refuses weak master keys); make it the function's master key to replay them.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SAM = os.environ.get("SAM_CLI", str(ROOT / ".venv-sam" / "bin" / "sam"))
-MASTER_KEY = "sk-local-master"
+MASTER_KEY = "sk-events-example-7Qm2vX9pL4tR8wZ1nK6"  # a strong example key: a deployed function refuses weak ones
 CHAT = {
     "model": "mock",
     "messages": [{"role": "user", "content": "Say hello in five words."}],

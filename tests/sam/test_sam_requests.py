@@ -22,7 +22,7 @@ pytestmark = pytest.mark.sam
 
 RUNNER = Path(__file__).resolve().parent / "lambda_runner.py"
 APP = ROOT / "functions" / "gateway" / "app.py"
-MASTER_KEY = "sk-local-master"  # what the events in events/ carry
+MASTER_KEY = "sk-events-example-7Qm2vX9pL4tR8wZ1nK6"  # what the events in events/ carry (strong: a function refuses weak keys)
 MOCK_TEXT = "Hello from the gateway's offline mock model."  # config/local.yaml's `mock`
 API_EVENTS = sorted(p.name for p in (ROOT / "events").glob("*.json") if p.name.startswith(("http-api", "rest-v1", "function-url")))
 # The python3.12 Lambda runtime ships these; the deps layer leaves them out.
