@@ -14,7 +14,7 @@ import anyio
 from starlette.concurrency import run_in_threadpool
 
 from gateway import after_response
-from gateway.auth import Principal
+from gateway.principal import Principal
 from gateway.catalog import Price
 from gateway.settings import get_settings
 

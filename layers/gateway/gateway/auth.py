@@ -9,34 +9,17 @@ The master key is compared in constant time and never stored. It is the serving 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Callable
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from gateway import errors
+from gateway.keys import resolve as key_resolution
+from gateway.principal import Principal
 from gateway.settings import get_settings, master_key
 
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller of one request."""
-
-    kind: Literal["master", "virtual"]
-    key_hash: str | None = None
-    key: Any = None  # gateway.keys record of the virtual key
-    team: Any = None  # gateway.keys record of its team, if any
-    is_admin: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def master(cls) -> "Principal":
-        return cls(kind="master", is_admin=True)
-
-    @property
-    def key_id(self) -> str:
-        """A stable, non-secret id for logs, A/B buckets and spend ("master" for the master key)."""
-        return self.key_hash or "master"
+__all__ = ["Principal", "authenticate", "extract_token", "is_master", "require_admin", "resolve"]
 
 
 def extract_token(request: Request) -> str | None:
@@ -80,9 +63,7 @@ def resolve(token: str | None) -> Principal:
     if is_master(token):
         return Principal.master()
     if get_settings().table_name:
-        from gateway.keys.resolve import resolve_token  # virtual keys live in DynamoDB
-
-        return resolve_token(token)
+        return key_resolution.resolve_token(token)  # virtual keys live in DynamoDB
     raise errors.unauthorized()
 
 
@@ -90,8 +71,6 @@ async def authenticate(request: Request) -> Principal:
     """Dependency: any valid caller. Stores the principal on ``request.state`` for logging and spend."""
     principal = getattr(request.state, "principal", None)
     if principal is None:
-        from starlette.concurrency import run_in_threadpool
-
         token = extract_token(request)
         if token and is_master(token):
             principal = Principal.master()
@@ -104,9 +83,7 @@ async def authenticate(request: Request) -> Principal:
 
 
 def _cached_virtual(token: str) -> Principal | None:
-    from gateway.keys.resolve import cached
-
-    return cached(token)
+    return key_resolution.cached(token)
 
 
 async def require_admin(request: Request) -> Principal:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Literal
 
 from gateway import accounting, errors, request_policy, routing
-from gateway.auth import Principal
+from gateway.principal import Principal
 from gateway.observability import annotate, record_request, subsegment
 from gateway.providers import to_gateway_error
 from gateway.routing import RoutingTable

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import router as llmrouter
 
 from gateway import accounting, errors
-from gateway.auth import Principal
+from gateway.principal import Principal
 from gateway.catalog import Catalog
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,10 @@ key, the admin's prefix grant for an S3 drop (``prefixes.py``), or the token an 
 """
 from __future__ import annotations
 
-from gateway import errors
-from gateway.auth import Principal
+from gateway import auth, errors
+from gateway.keys import resolve as key_resolution
+from gateway.principal import Principal
+from gateway.settings import get_settings
 
 MASTER = "master"
 
@@ -24,13 +26,9 @@ def load(owner: str) -> Principal:
     """``owner`` (a key hash or ``master``) -> Principal, or a GatewayError (401/403/503)."""
     if owner == MASTER:
         return Principal.master()
-    from gateway.settings import get_settings
-
     if not get_settings().table_name:
         raise errors.unauthorized("Virtual keys need GATEWAY_TABLE; this batch's key cannot be checked.")
-    from gateway.keys import resolve
-
-    return resolve.load(owner)
+    return key_resolution.load(owner)
 
 
 def prove(token: str, *, allow_master: bool) -> str:
@@ -39,9 +37,7 @@ def prove(token: str, *, allow_master: bool) -> str:
     The same check as an HTTP request's (unknown/expired 401, blocked 403, store down 503), so a
     message is worth exactly what its token is worth. The token itself is neither stored nor logged.
     """
-    from gateway.auth import resolve
-
-    principal = resolve(token.strip())
+    principal = auth.resolve(token.strip())
     if principal.kind == "master" and not allow_master:
         raise errors.forbidden("The master key is not accepted on this path (BATCH_SQS_ALLOW_MASTER is off).")
     return owner_of(principal)

@@ -17,7 +17,8 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway import errors
-from gateway.auth import Principal, authenticate
+from gateway.auth import authenticate
+from gateway.principal import Principal
 from gateway.batch import blobs, jobs, multipart, prefixes, store
 from gateway.batch import principal as owners
 from gateway.batch.formats import batch_object, file_object

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from gateway.auth import Principal
+from gateway.principal import Principal
 from gateway.keys import budgets, limits, resolve, spares, spend
 from gateway.keys import errors as kerr
 from gateway.keys.models import ZERO, SpendLog, to_cost

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from gateway.auth import Principal
+from gateway.principal import Principal
 from gateway.keys import errors as kerr
 from gateway.keys.cache import NEGATIVE_MAX_ENTRIES, TTLCache, negative_ttl_seconds
 from gateway.keys.models import KeyRecord, TeamRecord

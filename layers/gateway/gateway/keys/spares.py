@@ -34,7 +34,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from gateway.auth import Principal
+from gateway.principal import Principal
 from gateway.errors import GatewayError
 from gateway.keys import budgets, cache, limits
 from gateway.keys.errors import StoreUnavailable

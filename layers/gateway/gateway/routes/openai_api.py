@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway import accounting, completions, errors
-from gateway.auth import Principal, authenticate
+from gateway.auth import authenticate
+from gateway.principal import Principal
 from gateway.routes import openai_paths
 from gateway.runtime import get_runtime
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, parse_body

@@ -6,7 +6,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from gateway import errors, routing
-from gateway.auth import Principal, require_admin
+from gateway.auth import require_admin
+from gateway.principal import Principal
 from gateway.runtime import get_runtime
 from gateway.schemas import ChatCompletionRequest, parse_body
 
