@@ -1,4 +1,4 @@
-"""Footprint and speed of the gateway, side by side with LiteLLM's own proxy (issue 6).
+"""Footprint and speed of the gateway, side by side with LiteLLM's own proxy.
 
 Prints one table. Every figure has a baseline measured in the same run:
 - cold start: a fresh process importing the Lambda handler (config from moto's S3, litellm warm-up)

@@ -1,4 +1,4 @@
-"""Who a dropped file or a queued request runs as (docs/batch-ownership.md): the master key's prefix
+"""Who a dropped file or a queued request runs as (docs/batch.md): the master key's prefix
 grant for S3 drops, the key token itself for stand-alone SQS requests; never what the writer names.
 Real S3/SQS events (sam shapes) against moto's server and the fake upstream, the admin API over HTTP."""
 from __future__ import annotations

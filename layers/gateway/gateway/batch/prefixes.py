@@ -2,7 +2,7 @@
 
 An object at ``batch/input/<prefix>/<anything>`` in the batch bucket runs as the owner registered
 for ``<prefix>`` (``POST /batch/s3_prefix/new``; a ``S3PREFIX#`` item, ``store.put_prefix``). IAM
-decides who may write under which prefix (``docs/batch-ownership.md``), the grant decides whom such
+decides who may write under which prefix (``docs/batch.md``), the grant decides whom such
 a write spends as; nothing in the object can pick another owner. The metadata
 ``x-amz-meta-gateway-key-id`` is at most an assertion: one that disagrees with the grant refuses the
 batch (``owner_mismatch``), so a writer who meant another key finds out instead of billing this one.
