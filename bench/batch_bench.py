@@ -1,4 +1,4 @@
-"""Lines per second through the batch path (the batch path), next to litellm called directly in a loop.
+"""Lines per second through the batch path, next to litellm called directly in a loop.
 
 One process plays one batch worker (Lambda instance): the S3 handler starts the batch (validate,
 fan out), then the SQS handler drains the queue on moto's server, as the event source mapping would
