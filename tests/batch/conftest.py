@@ -217,12 +217,7 @@ __all__ = ["MASTER_KEY"]
 
 @pytest.fixture(scope="session")
 def batch_api(batch_stack, http_server):
-    """The uvicorn app with the batch router (what ``app._optional_routers`` will include)."""
-    from gateway.app import app
-    from gateway.batch.routes import router
-
-    if not any(getattr(r, "path", None) == "/v1/batches" for r in app.routes):
-        app.include_router(router)
+    """The uvicorn app over the batch stack (``create_app`` mounts the batch router, with and without ``/v1``)."""
     return http_server
 
 

@@ -124,12 +124,8 @@ def test_other_keys_cannot_see_a_batch(batch_api, worker, virtual_key):
 
 def test_files_api_through_the_lambda_handler(batch_stack, lambda_handler):
     """multipart upload through API Gateway (base64 body) -> Mangum -> the batch router."""
-    from gateway.app import app
-    from gateway.batch.routes import router
     from tests.support.lambda_events import LambdaTransport
 
-    if not any(getattr(r, "path", None) == "/v1/files" for r in app.routes):
-        app.include_router(router)
     client = OpenAI(base_url="https://example.invalid/v1", api_key=MASTER_KEY, max_retries=0,
                     http_client=httpx.Client(transport=LambdaTransport(lambda_handler, front="http-api")))
     data = jsonl([chat_line("lambda-1", model="mock")])

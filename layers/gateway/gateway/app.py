@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from typing import AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -47,12 +47,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
 
-def _area_routers() -> list:
-    """The admin and batch areas, each an APIRouter in its own package."""
+def _area_routers() -> tuple[list[APIRouter], list[APIRouter]]:
+    """The admin and batch areas, each in its own package: (OpenAI-compatible routers, admin routers)."""
+    from gateway.batch.routes import admin_router as batch_admin_router
     from gateway.batch.routes import router as batch_router
     from gateway.keys.routes import router as keys_router
 
-    return [keys_router, batch_router]
+    return [batch_router], [keys_router, batch_admin_router]
 
 
 @contextlib.asynccontextmanager
@@ -75,11 +76,14 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(openai_api.router)
-    app.include_router(router_admin.router)
-    for extra in _area_routers():
-        app.include_router(extra)
+    area_openai, area_admin = _area_routers()
+    for router in (health.router, router_admin.router, *area_admin):
+        app.include_router(router)
+    # The OpenAI-compatible API under /v1 and, as LiteLLM serves it, without. The copy without /v1 is
+    # left out of the OpenAPI schema: each operation is documented once, under one operation id.
+    for router in (openai_api.router, *area_openai):
+        app.include_router(router, prefix="/v1")
+        app.include_router(router, include_in_schema=False)
     app.add_middleware(GatewayMiddleware)
     get_runtime()  # cold start: load config and build the provider router now, not on the first request
     return app

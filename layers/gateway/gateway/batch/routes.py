@@ -1,4 +1,6 @@
-"""OpenAI Files and Batches API: ``/v1/files`` and ``/v1/batches`` (also without ``/v1``).
+"""OpenAI Files and Batches API: ``/v1/files`` and ``/v1/batches`` on ``router`` (its paths carry no
+``/v1``: ``create_app`` mounts it with and without that prefix), and the admin prefix grants on
+``admin_router`` (``/batch/s3_prefix/*``, never under ``/v1``).
 
 Objects are visible to the key that created them and to admins; anyone else gets a 404, as if
 they did not exist. Uploads go through the API body limit (``GATEWAY_MAX_BODY_BYTES``, at most
@@ -22,9 +24,9 @@ from gateway.principal import Principal
 from gateway.batch import blobs, jobs, multipart, prefixes, store
 from gateway.batch import principal as owners
 from gateway.batch.formats import batch_object, file_object
-from gateway.routes import openai_paths
 
 router = APIRouter(tags=["batch"])
+admin_router = APIRouter(tags=["batch", "admin"])  # the prefix grants
 T = TypeVar("T")
 
 
@@ -137,20 +139,14 @@ async def list_batches(after: str | None = None, limit: int = 20,
             "last_id": data[-1]["id"] if data else None, "has_more": more}
 
 
-for _p in openai_paths("/files"):
-    router.add_api_route(_p, create_file, methods=["POST"], summary="Upload a batch input file")
-    router.add_api_route(_p, list_files, methods=["GET"], summary="List your files")
-for _p in openai_paths("/files/{file_id}"):
-    router.add_api_route(_p, retrieve_file, methods=["GET"], summary="Retrieve a file")
-for _p in openai_paths("/files/{file_id}/content"):
-    router.add_api_route(_p, file_content, methods=["GET"], summary="Download a file's content")
-for _p in openai_paths("/batches"):
-    router.add_api_route(_p, create_batch, methods=["POST"], summary="Create a batch")
-    router.add_api_route(_p, list_batches, methods=["GET"], summary="List your batches")
-for _p in openai_paths("/batches/{batch_id}"):
-    router.add_api_route(_p, retrieve_batch, methods=["GET"], summary="Retrieve a batch")
-for _p in openai_paths("/batches/{batch_id}/cancel"):
-    router.add_api_route(_p, cancel_batch, methods=["POST"], summary="Cancel a batch")
+router.add_api_route("/files", create_file, methods=["POST"], summary="Upload a batch input file")
+router.add_api_route("/files", list_files, methods=["GET"], summary="List your files")
+router.add_api_route("/files/{file_id}", retrieve_file, methods=["GET"], summary="Retrieve a file")
+router.add_api_route("/files/{file_id}/content", file_content, methods=["GET"], summary="Download a file's content")
+router.add_api_route("/batches", create_batch, methods=["POST"], summary="Create a batch")
+router.add_api_route("/batches", list_batches, methods=["GET"], summary="List your batches")
+router.add_api_route("/batches/{batch_id}", retrieve_batch, methods=["GET"], summary="Retrieve a batch")
+router.add_api_route("/batches/{batch_id}/cancel", cancel_batch, methods=["POST"], summary="Cancel a batch")
 
 
 # ---------------------------------------------------------------- S3 input prefix grants (admin)
@@ -173,9 +169,9 @@ async def prefix_list(principal: Principal = Depends(require_master)) -> dict[st
     return await _io(prefixes.list_grants)
 
 
-router.add_api_route("/batch/s3_prefix/new", prefix_new, methods=["POST"], tags=["admin"],
-                     summary="Grant an S3 input prefix (batch/input/<prefix>/) to a key")
-router.add_api_route("/batch/s3_prefix/delete", prefix_delete, methods=["POST"], tags=["admin"],
-                     summary="Withdraw an S3 input prefix grant")
-router.add_api_route("/batch/s3_prefix/list", prefix_list, methods=["GET"], tags=["admin"],
-                     summary="List S3 input prefix grants")
+admin_router.add_api_route("/batch/s3_prefix/new", prefix_new, methods=["POST"],
+                           summary="Grant an S3 input prefix (batch/input/<prefix>/) to a key")
+admin_router.add_api_route("/batch/s3_prefix/delete", prefix_delete, methods=["POST"],
+                           summary="Withdraw an S3 input prefix grant")
+admin_router.add_api_route("/batch/s3_prefix/list", prefix_list, methods=["GET"],
+                           summary="List S3 input prefix grants")

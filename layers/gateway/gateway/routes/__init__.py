@@ -1,6 +1,5 @@
-"""FastAPI routers, one per area of the API."""
+"""FastAPI routers, one per area of the API.
 
-
-def openai_paths(path: str) -> list[str]:
-    """An OpenAI-compatible path with and without the ``/v1`` prefix, as LiteLLM serves them."""
-    return ["/v1" + path, path]
+The OpenAI-compatible routers declare their paths without ``/v1``; ``gateway.app.create_app`` mounts
+each of them twice, under ``/v1`` and (as LiteLLM serves them) without it.
+"""

@@ -1,4 +1,5 @@
-"""The OpenAI-compatible API, served with and without the ``/v1`` prefix (as LiteLLM does)."""
+"""The OpenAI-compatible API. Paths here carry no ``/v1``: ``create_app`` mounts this router with and
+without that prefix, as LiteLLM serves them."""
 from __future__ import annotations
 
 import time
@@ -10,7 +11,6 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from gateway import accounting, completions, errors
 from gateway.auth import authenticate
 from gateway.principal import Principal
-from gateway.routes import openai_paths
 from gateway.runtime import get_runtime
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, parse_body
 
@@ -23,7 +23,7 @@ async def _serve(request: Request, principal: Principal, kind: completions.Kind,
     runtime = get_runtime()
     engine = runtime.engine()
     body = parse_body(await request.body(), model_cls, runtime.settings.max_body_bytes)
-    call = await completions.start(engine, kind, body, principal, request.state.request_id, runtime.routes(engine))
+    call = await completions.start(engine, kind, body, principal, request.state.request_id, runtime.routing_table(engine))
     request.state.model = call.group
     if getattr(body, "stream", False):
         stream = await completions.open_stream(engine, call, body)
@@ -33,20 +33,19 @@ async def _serve(request: Request, principal: Principal, kind: completions.Kind,
     return JSONResponse(result.body, headers=result.headers)
 
 
-for _path in openai_paths("/chat/completions"):
-    @router.post(_path, summary="Create a chat completion")
-    async def chat_completions(request: Request, principal: Principal = Depends(authenticate)):
-        return await _serve(request, principal, "chat", ChatCompletionRequest)
+@router.post("/chat/completions", summary="Create a chat completion")
+async def chat_completions(request: Request, principal: Principal = Depends(authenticate)):
+    return await _serve(request, principal, "chat", ChatCompletionRequest)
 
-for _path in openai_paths("/completions"):
-    @router.post(_path, summary="Create a (legacy) text completion")
-    async def text_completions(request: Request, principal: Principal = Depends(authenticate)):
-        return await _serve(request, principal, "completion", CompletionRequest)
 
-for _path in openai_paths("/embeddings"):
-    @router.post(_path, summary="Create embeddings")
-    async def embeddings(request: Request, principal: Principal = Depends(authenticate)):
-        return await _serve(request, principal, "embedding", EmbeddingRequest)
+@router.post("/completions", summary="Create a (legacy) text completion")
+async def text_completions(request: Request, principal: Principal = Depends(authenticate)):
+    return await _serve(request, principal, "completion", CompletionRequest)
+
+
+@router.post("/embeddings", summary="Create embeddings")
+async def embeddings(request: Request, principal: Principal = Depends(authenticate)):
+    return await _serve(request, principal, "embedding", EmbeddingRequest)
 
 
 def _model_card(name: str, created: int) -> dict[str, Any]:
@@ -58,16 +57,14 @@ def _visible(principal: Principal) -> list[str]:
     return accounting.visible_models(principal, engine.catalog.public_names())
 
 
-for _path in openai_paths("/models"):
-    @router.get(_path, summary="List the models this key may use")
-    async def list_models(principal: Principal = Depends(authenticate)):
-        created = int(get_runtime().started_at)
-        return {"object": "list", "data": [_model_card(name, created) for name in _visible(principal)]}
+@router.get("/models", summary="List the models this key may use")
+async def list_models(principal: Principal = Depends(authenticate)):
+    created = int(get_runtime().started_at)
+    return {"object": "list", "data": [_model_card(name, created) for name in _visible(principal)]}
 
-for _path in openai_paths("/models/{model_id:path}"):
-    @router.get(_path, summary="Retrieve one model")
-    async def get_model(model_id: str, principal: Principal = Depends(authenticate)):
-        if model_id not in _visible(principal):
-            raise errors.not_found(f"The model '{model_id}' does not exist on this gateway.",
-                                   param="model", code="model_not_found")
-        return _model_card(model_id, int(get_runtime().started_at or time.time()))
+@router.get("/models/{model_id:path}", summary="Retrieve one model")
+async def get_model(model_id: str, principal: Principal = Depends(authenticate)):
+    if model_id not in _visible(principal):
+        raise errors.not_found(f"The model '{model_id}' does not exist on this gateway.",
+                               param="model", code="model_not_found")
+    return _model_card(model_id, int(get_runtime().started_at or time.time()))
