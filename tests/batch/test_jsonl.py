@@ -1,4 +1,4 @@
-"""Input parsing and validation, the output line shapes and the multipart reader (no AWS)."""
+"""Input parsing and validation and the output line shapes (no AWS). Uploads: ``test_uploads.py``."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import json
 import pytest
 
 from gateway import errors
-from gateway.batch import formats, jsonl, multipart
+from gateway.batch import formats, jsonl
 from gateway.batch.starter import plan
 
 
@@ -84,16 +84,3 @@ def test_output_shapes():
     obj = formats.batch_object({"id": "batch_1", "status": "in_progress", "created_at": 5, "total": 3, "completed": 1})
     assert obj["request_counts"] == {"total": 3, "completed": 1, "failed": 0} and obj["errors"] is None
     assert obj["object"] == "batch" and obj["completion_window"] == "24h"
-
-
-def test_multipart_reader_keeps_bytes_exactly():
-    payload = b'{"custom_id": "a"}\r\n{"custom_id": "b"}\n\x00\xff'
-    body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
-            b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"in put.jsonl\"\r\n"
-            b"Content-Type: application/octet-stream\r\n\r\n" + payload + b"\r\n--XyZ--\r\n")
-    assert multipart.boundary_of('multipart/form-data; boundary="XyZ"') == "XyZ"
-    parts = multipart.parse(body, "XyZ")
-    assert parts["purpose"].data == b"batch"
-    assert parts["file"].filename == "in put.jsonl" and parts["file"].data == payload
-    with pytest.raises(ValueError):
-        multipart.parse(b"no parts here", "XyZ")

@@ -16,12 +16,15 @@ from typing import Any, Callable, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import errors
 from gateway.auth import authenticate
 from gateway.principal import Principal
-from gateway.batch import blobs, jobs, multipart, prefixes, store
+from gateway.batch import blobs, jobs, prefixes, store
 from gateway.batch import principal as owners
 from gateway.batch.formats import batch_object, file_object
 
@@ -54,25 +57,44 @@ def _visible_batch(principal: Principal, batch_id: str) -> dict[str, Any]:
     return item
 
 
-async def create_file(request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
-    boundary = multipart.boundary_of(request.headers.get("content-type", ""))
-    if boundary is None:
-        raise errors.bad_request("Upload the file as multipart/form-data with fields 'file' and 'purpose'.",
-                                 code="invalid_request")
+_NOT_MULTIPART = "Upload the file as multipart/form-data with fields 'file' and 'purpose'."
+
+
+async def _read_form(request: Request) -> FormData:
+    """The upload's fields, parsed by python-multipart through Starlette (file parts spooled, in memory
+    up to 1 MB). The body limit is the middleware's Content-Length check, as for every route."""
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data" or not params.get(b"boundary"):
+        raise errors.bad_request(_NOT_MULTIPART, code="invalid_request")
     try:
-        parts = multipart.parse(await request.body(), boundary)
-    except ValueError as err:
-        raise errors.bad_request(f"Malformed multipart body: {err}.", code="invalid_request") from None
-    purpose = parts["purpose"].data.decode().strip() if "purpose" in parts else None
-    if purpose is None:
-        raise errors.bad_request("Missing required parameter: 'purpose'.", param="purpose", code="missing_required_parameter")
-    if purpose != "batch":
-        raise errors.bad_request(f"This gateway stores files for purpose 'batch' only, not '{purpose}'.",
-                                 param="purpose", code="invalid_value")
-    upload = parts.get("file")
-    if upload is None or upload.filename is None:
-        raise errors.bad_request("Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
-    item = await _io(jobs.create_file, owners.owner_of(principal), upload.data, upload.filename or "upload.jsonl", purpose)
+        return await request.form()
+    except StarletteHTTPException as err:  # Starlette's 400 for what python-multipart cannot parse
+        raise errors.bad_request(f"Malformed multipart body: {str(err.detail).rstrip('.')}.",
+                                 code="invalid_request") from None
+
+
+async def _text(value: str | UploadFile) -> str:
+    return (await value.read()).decode("utf-8", "replace") if isinstance(value, UploadFile) else value
+
+
+async def create_file(request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
+    form = await _read_form(request)
+    try:
+        purpose = (await _text(form["purpose"])).strip() if "purpose" in form else None
+        if purpose is None:
+            raise errors.bad_request("Missing required parameter: 'purpose'.", param="purpose",
+                                     code="missing_required_parameter")
+        if purpose != "batch":
+            raise errors.bad_request(f"This gateway stores files for purpose 'batch' only, not '{purpose}'.",
+                                     param="purpose", code="invalid_value")
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):  # absent, or a plain field (a file part has a filename)
+            raise errors.bad_request("Missing required parameter: 'file'.", param="file",
+                                     code="missing_required_parameter")
+        data = await upload.read()
+    finally:
+        await form.close()
+    item = await _io(jobs.create_file, owners.owner_of(principal), data, upload.filename or "upload.jsonl", purpose)
     return file_object(item)
 
 
