@@ -128,7 +128,7 @@ def _answer_without_provider() -> None:
     async def prepared(**_: object) -> object:
         return answer
 
-    get_runtime().engine().router.acompletion = prepared
+    get_runtime().engine().provider_router.acompletion = prepared
 
 
 def _litellm_alone(n: int) -> list[float]:

@@ -133,19 +133,19 @@ def test_hot_reload_through_the_running_app(stack, http_server, s3):
     try:
         s3.put_object(Bucket=BUCKET, Key=CONFIG_KEY, Body=(original + "\n").replace(
             "  - model_name: mock\n", "  - model_name: hot-new\n    litellm_params: {model: openai/mock, api_key: x, mock_response: hot}\n  - model_name: mock\n").encode())
-        stack.config._last_check = None  # make the next request check now
+        stack.config.force_check()  # make the next request check now
         models = httpx.get(http_server + "/v1/models", headers=headers).json()["data"]
         assert "hot-new" in [m["id"] for m in models]
 
         s3.put_object(Bucket=BUCKET, Key=CONFIG_KEY, Body=b"model_list: {broken: [")
-        stack.config._last_check = None
+        stack.config.force_check()
         assert httpx.get(http_server + "/v1/models", headers=headers).status_code == 200
         ready = httpx.get(http_server + "/_health/ready")
         assert ready.status_code == 200  # still serving the last good config
         assert "not valid YAML" in ready.json()["checks"]["config"]["error"]
     finally:
         s3.put_object(Bucket=BUCKET, Key=CONFIG_KEY, Body=original.encode())
-        stack.config._last_check = None
+        stack.config.force_check()
         httpx.get(http_server + "/v1/models", headers=headers)
     assert stack.config.status()["error"] is None
 

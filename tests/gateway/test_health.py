@@ -35,7 +35,7 @@ def test_no_config_means_503_everywhere_but_live(stack, http_server):
 
     saved, saved_error = stack.config.current, stack.config.last_error
     stack.config.current, stack.config.last_error = None, "config is invalid: model_list: Field required"
-    stack.config._last_check = time.monotonic() + 3600  # no retry during this test
+    stack.config.schedule.mark_checked()  # no cold retry for 5 s, longer than this test
     try:
         api = httpx.post(http_server + "/v1/chat/completions", headers={"authorization": "Bearer sk-test-master-0123456789"},
                          json={"model": "fake", "messages": [{"role": "user", "content": "x"}]})
@@ -47,4 +47,4 @@ def test_no_config_means_503_everywhere_but_live(stack, http_server):
         assert httpx.get(http_server + "/_health/live").status_code == 200
     finally:
         stack.config.current, stack.config.last_error = saved, saved_error
-        stack.config._last_check = None
+        stack.config.force_check()

@@ -9,7 +9,7 @@ import boto3
 import httpx
 import pytest
 
-from gateway.artifacts import ArtifactStore
+from gateway.learned_routing.artifact_sync import ArtifactStore
 from tests.conftest import BUCKET, MASTER_KEY, ROOT
 from tests.support.clock import Clock
 

@@ -33,9 +33,9 @@ def test_register_puts_the_hook_in_the_runtime_registry_once():
 
 def test_restore_refreshes_clients_random_and_forces_s3_checks(stack, http_server):
     assert snapstart.register() is True
-    stack.refresh()  # whatever was pending; with CONFIG_SYNC_INTERVAL=3600 nothing is due after this
+    stack.reloads.refresh()  # whatever was pending; with CONFIG_SYNC_INTERVAL=3600 nothing is due after this
     stack.config.refresh()
-    assert not stack.refresh_due()
+    assert not stack.reloads.due()
     old_client = aws.client("s3")
     random.seed(1)
     not_reseeded = random.random()
@@ -52,7 +52,7 @@ def test_restore_refreshes_clients_random_and_forces_s3_checks(stack, http_serve
     resp = httpx.get(http_server + "/v1/models", headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=10)
     assert resp.status_code == 200
     assert "HeadObject" in calls and "ListObjectsV2" in calls  # config version and artifact listing
-    assert not stack.refresh_due()
+    assert not stack.reloads.due()
 
 
 @pytest.fixture()

@@ -15,7 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import errors
 from gateway.middleware import GatewayMiddleware
-from gateway.routes import health, openai_api, router_admin
+from gateway.learned_routing import routes as learned_routing_routes
+from gateway.routes import health, openai_api
 from gateway.runtime import get_runtime
 
 
@@ -77,7 +78,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     area_openai, area_admin = _area_routers()
-    for router in (health.router, router_admin.router, *area_admin):
+    for router in (health.router, learned_routing_routes.router, *area_admin):
         app.include_router(router)
     # The OpenAI-compatible API under /v1 and, as LiteLLM serves it, without. The copy without /v1 is
     # left out of the OpenAPI schema: each operation is documented once, under one operation id.

@@ -12,11 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Literal
 
-from gateway import accounting, errors, request_policy, routing
+from gateway import accounting, errors, request_policy
 from gateway.principal import Principal
 from gateway.observability import annotate, record_request, subsegment
 from gateway.providers import to_gateway_error
-from gateway.routing import RoutingTable
+from gateway.learned_routing import decide
+from gateway.learned_routing.decide import RoutingTable
 from gateway.runtime import Engine
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 
@@ -99,7 +100,7 @@ async def start(
     decision = None
     if routes is not None and body.model in routes.slots:
         accounting.check_model_access(principal, body.model)
-        group, decision = routing.decide(routes, body.model, body, principal, engine.catalog)
+        group, decision = decide.decide(routes, body.model, body, principal, engine.catalog)
         group = engine.catalog.resolve(group) or group
     else:
         group = engine.catalog.resolve(body.model)
@@ -219,7 +220,7 @@ def _routing_params(call: Call) -> dict[str, Any]:
 
 
 async def _invoke(engine: Engine, call: Call, body: Any, *, stream: bool) -> Any:
-    router = engine.router
+    router = engine.provider_router
     params = {**body.provider_params(), **_routing_params(call)}
     if stream:
         params["stream_options"] = {"include_usage": True}  # the caller's other options are not passed on

@@ -85,10 +85,10 @@ class GatewayMiddleware:
                                           f"{runtime.settings.max_body_bytes}.", code="request_too_large")
                 await _send_json(send_with_id, 413, err.body(), {})
                 return
-            if scope["path"] not in _NO_REFRESH and runtime.refresh_due():
+            if scope["path"] not in _NO_REFRESH and runtime.reloads.due():
                 # S3 calls are blocking: keep them off the event loop (uvicorn serves other requests
                 # meanwhile; under Mangum it is one request at a time and costs one thread hop).
-                await run_in_threadpool(runtime.refresh)
+                await run_in_threadpool(runtime.reloads.refresh)
             await self.app(scope, receive, send_with_id)
         except Exception:
             logger.exception("unhandled error", extra={"path": scope.get("path")})

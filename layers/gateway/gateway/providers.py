@@ -46,7 +46,7 @@ def _router_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def build_router(parsed: ParsedConfig) -> Router:
+def build_provider_router(parsed: ParsedConfig) -> Router:
     """A litellm Router for this config (called at cold start and on every successful reload)."""
     config = parsed.config
     for key, value in config.litellm_settings.model_dump(exclude_none=True).items():

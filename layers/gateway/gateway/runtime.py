@@ -19,15 +19,16 @@ from typing import Any
 from litellm import Router
 
 from gateway import auth, errors
-from gateway.artifacts import ArtifactStore
 from gateway.catalog import Catalog
 from gateway.config.errors import ConfigError
 from gateway.config.parse import ParsedConfig
 from gateway.config.source import ConfigSource, FileSource, S3Source
 from gateway.config.store import ConfigStore
+from gateway.learned_routing.artifact_sync import ArtifactStore
+from gateway.learned_routing.decide import Routing, RoutingTable
 from gateway.observability import subsegment
-from gateway.providers import build_router
-from gateway.routing import Routing, RoutingTable
+from gateway.providers import build_provider_router
+from gateway.reload import Reloads
 from gateway.settings import Settings, WeakMasterKey, check_master_key, get_settings, master_key, master_key_origin
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class Engine:
     """Everything derived from one config version; swapped whole on reload."""
 
     parsed: ParsedConfig
-    router: Router
+    provider_router: Router  # litellm's: retries, fallbacks and cooldowns across deployments
     catalog: Catalog
 
     @property
@@ -56,7 +57,7 @@ def build_engine(parsed: ParsedConfig) -> Engine:
     except WeakMasterKey as err:
         raise WeakConfigMasterKey(str(err)) from None
     with subsegment("config.build"):
-        return Engine(parsed=parsed, router=build_router(parsed), catalog=Catalog(parsed.config))
+        return Engine(parsed=parsed, provider_router=build_provider_router(parsed), catalog=Catalog(parsed.config))
 
 
 def config_source(settings: Settings) -> ConfigSource | None:
@@ -83,6 +84,7 @@ class Runtime:
             hot_reload=settings.config_hot_reload,
             interval=settings.config_sync_interval,
         )
+        self.reloads = Reloads(self.config, self.artifacts)
         self.routing = Routing()
         self.started_at = time.time()
         self._refused_key: WeakConfigMasterKey | None = None
@@ -113,17 +115,8 @@ class Runtime:
         loaded = self.config.current
         return loaded.parsed.config.general_settings.master_key if loaded is not None else None
 
-    def refresh_due(self) -> bool:
-        """True when ``refresh()`` would call S3 (a HEAD or a LIST); otherwise it is a no-op."""
-        return self.config.due() or self.artifacts.due()
-
-    def refresh(self) -> None:
-        with subsegment("config.refresh"):
-            self.config.refresh()
-        self.artifacts.refresh()
-
-    def routes(self, engine: "Engine") -> RoutingTable:
-        """The stateless routers for the serving config and artifacts (rebuilt only on change)."""
+    def routing_table(self, engine: "Engine") -> RoutingTable:
+        """The learned routers for the serving config and artifacts (rebuilt only on change)."""
         return self.routing.table(engine, self.artifacts)
 
     def engine(self) -> Engine:
@@ -138,7 +131,7 @@ class Runtime:
     def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {"config": self.config.status()}
         if self.config.current is not None and self.config.current.runtime.config.router_settings.llm_routers:
-            table = self.routes(self.config.current.runtime)
+            table = self.routing_table(self.config.current.runtime)
             checks["router"] = {**self.artifacts.status(), "routers": table.status()}
             checks["router"]["ok"] = all(s.router is not None or s.fallback_model for s in table.slots.values())
         elif self.artifacts.configured:

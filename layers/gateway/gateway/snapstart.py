@@ -35,8 +35,7 @@ def after_restore() -> None:
     settings.master_key.cache_clear()
     settings.check_master_key(settings.master_key(), settings.master_key_origin())
     runtime = get_runtime()
-    runtime.config.force_check()
-    runtime.artifacts.force_check()
+    runtime.reloads.force_check()
     log.info("restored from a SnapStart snapshot: AWS clients, random state and master key refreshed")
 
 

@@ -191,7 +191,7 @@ def _request_owner(record: SQSRecord) -> str:
 def handle_sqs_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from gateway.runtime import get_runtime
 
-    get_runtime().refresh()  # config hot reload (a HEAD at most every CONFIG_SYNC_INTERVAL)
+    get_runtime().reloads.refresh()  # config and artifact hot reload (a HEAD at most every CONFIG_SYNC_INTERVAL)
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     def record_handler(record: SQSRecord) -> str:  # Powertools passes record=...

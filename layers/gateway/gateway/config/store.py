@@ -1,15 +1,14 @@
-"""The live config of this execution environment, and its hot reload.
+"""The live config of this execution environment (hot reload: ``gateway.reload``).
 
 One ``ConfigStore`` per process holds the last good *runtime* built from a config (the parsed
 config plus the objects built from it, such as litellm's Router). ``refresh()`` is called on every
-invocation and is cheap: it only asks the source for its version when ``interval`` seconds have
-passed, and rebuilds only when the version changed. A document that fails to parse, validate or
-build is reported in ``status()`` and the previous runtime keeps serving.
+invocation and is cheap: it only asks the source for its version when the schedule says so, and
+rebuilds only when the version changed. A document that fails to parse, validate or build is
+reported in ``status()`` and the previous runtime keeps serving.
 """
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
@@ -17,12 +16,10 @@ from typing import Callable, Generic, TypeVar
 from gateway.config.errors import ConfigError
 from gateway.config.parse import ParsedConfig, parse_config
 from gateway.config.source import ConfigSource
+from gateway.reload import CheckSchedule
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-# While no config has ever loaded, retry at most this often (a crash loop helps nobody).
-COLD_RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,13 +44,10 @@ class ConfigStore(Generic[T]):
         self.source = source
         self._build = build
         self.hot_reload = hot_reload
-        self.interval = interval
-        self._clock = clock
-        self._lock = threading.Lock()
+        self.schedule = CheckSchedule(hot_reload=hot_reload, interval=interval, clock=clock)
         self.current: Loaded[T] | None = None
         self.last_error: str | None = None
         self.last_error_at: float | None = None
-        self._last_check: float | None = None
         self._failed_version: str | None = None
         self.reloads = 0
         self.downloads = 0
@@ -61,8 +55,8 @@ class ConfigStore(Generic[T]):
     # -- loading -------------------------------------------------------------------------------
     def load(self) -> bool:
         """Fetch, parse, validate and build now. Returns whether a new runtime is serving."""
-        with self._lock:
-            self._last_check = self._clock()
+        with self.schedule.lock:
+            self.schedule.mark_checked()
             return self._load_locked(known_version=None)
 
     def _load_locked(self, known_version: str | None) -> bool:
@@ -99,17 +93,11 @@ class ConfigStore(Generic[T]):
     # -- hot reload ----------------------------------------------------------------------------
     def due(self) -> bool:
         """Whether ``refresh()`` would look at the source now (so a server can do it off its event loop)."""
-        now = self._clock()
-        if self.current is None:
-            return self._last_check is None or now - self._last_check >= COLD_RETRY_SECONDS
-        if not self.hot_reload or self.source is None:
-            return False
-        return self._last_check is None or now - self._last_check >= self.interval
+        return self.schedule.due(loaded=self.current is not None, reloadable=self.source is not None)
 
     def force_check(self) -> None:
-        """Make the next ``refresh()`` look at the source whatever the interval (after a SnapStart
-        restore the serving config is as old as the snapshot)."""
-        self._last_check = None
+        """Make the next ``refresh()`` look at the source whatever the interval."""
+        self.schedule.force_check()
 
     def refresh(self) -> None:
         """Called once per invocation; cheap unless it is time to look at the source again."""
@@ -118,10 +106,9 @@ class ConfigStore(Generic[T]):
         if self.current is None:
             self.load()
             return
-        if not self._lock.acquire(blocking=False):
-            return  # another thread is already checking; keep serving the current config
-        try:
-            self._last_check = self._clock()
+        with self.schedule.checking() as mine:
+            if not mine:
+                return  # another thread is already checking; keep serving the current config
             try:
                 version = self.source.current_version()
             except ConfigError as err:
@@ -130,8 +117,6 @@ class ConfigStore(Generic[T]):
             if version == self.current.version or version == self._failed_version:
                 return
             self._load_locked(known_version=version)
-        finally:
-            self._lock.release()
 
     def status(self) -> dict[str, object]:
         loaded = self.current

@@ -1,4 +1,4 @@
-"""Router artifacts from S3 into /tmp: verified, hot-reloaded, last good kept.
+"""Learned-router artifacts from S3 into /tmp: verified, hot-reloaded (``gateway.reload``), last good kept.
 
 ``LLMROUTER_MODEL_S3_KEY`` names one artifact directory (``router/default/``, served as the
 artifact ``default``) or a prefix holding several (``router/`` with ``router/default/``,
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +23,7 @@ from router import Artifact, load_artifact
 
 from gateway import aws
 from gateway.observability import subsegment
+from gateway.reload import CheckSchedule
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -36,15 +36,11 @@ class ArtifactStore:
         self.bucket = bucket
         self.prefix = key if key.endswith("/") else key + "/"
         self.root = Path(tmp_dir) / "router"
-        self.hot_reload = hot_reload
-        self.interval = interval
-        self._clock = clock
-        self._lock = threading.Lock()
+        self.schedule = CheckSchedule(hot_reload=hot_reload, interval=interval, clock=clock)
         self.artifacts: dict[str, Artifact] = {}
         self.fingerprints: dict[str, str] = {}
         self.errors: dict[str, str] = {}
         self._failed: dict[str, str] = {}
-        self._last_check: float | None = None
         self.generation = 0  # bumps whenever the served set changes (routers are rebuilt then)
         self.downloads = 0
 
@@ -102,8 +98,8 @@ class ArtifactStore:
     def load(self) -> None:
         if not self.configured:
             return
-        with self._lock:
-            self._last_check = self._clock()
+        with self.schedule.lock:
+            self.schedule.mark_checked()
             self._sync()
 
     def _sync(self) -> None:
@@ -145,25 +141,20 @@ class ArtifactStore:
             self.generation += 1
 
     def due(self) -> bool:
-        """Whether ``refresh()`` would list S3 now."""
-        if not self.configured or not self.hot_reload:
-            return False
-        return self._last_check is None or self._clock() - self._last_check >= self.interval
+        """Whether ``refresh()`` would list S3 now. No cold retry: a missing artifact does not stop
+        the gateway (its virtual models use their fallback), so only the hot-reload interval applies."""
+        return self.configured and self.schedule.due(loaded=True)
 
     def force_check(self) -> None:
-        """Make the next ``refresh()`` list S3 whatever the interval (used after a SnapStart restore)."""
-        self._last_check = None
+        """Make the next ``refresh()`` list S3 whatever the interval."""
+        self.schedule.force_check()
 
     def refresh(self) -> None:
         if not self.due():
             return
-        if not self._lock.acquire(blocking=False):
-            return
-        try:
-            self._last_check = self._clock()
-            self._sync()
-        finally:
-            self._lock.release()
+        with self.schedule.checking() as mine:
+            if mine:
+                self._sync()
 
     def status(self) -> dict[str, Any]:
         return {

@@ -5,7 +5,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from gateway import errors, routing
+from gateway import errors
+from gateway.learned_routing import decide
 from gateway.auth import require_admin
 from gateway.principal import Principal
 from gateway.runtime import get_runtime
@@ -18,7 +19,7 @@ router = APIRouter(tags=["router"])
 async def router_info(principal: Principal = Depends(require_admin)) -> dict[str, Any]:
     runtime = get_runtime()
     engine = runtime.engine()
-    table = runtime.routes(engine)
+    table = runtime.routing_table(engine)
     return {
         "routers": {
             name: {
@@ -41,9 +42,9 @@ async def router_route(request: Request, principal: Principal = Depends(require_
     runtime = get_runtime()
     engine = runtime.engine()
     body = parse_body(await request.body(), ChatCompletionRequest, runtime.settings.max_body_bytes)
-    table = runtime.routes(engine)
+    table = runtime.routing_table(engine)
     if body.model not in table.slots:
         raise errors.not_found(f"'{body.model}' is not a router model; routers: {', '.join(table.names()) or 'none'}",
                                param="model", code="model_not_found")
-    group, decision = routing.decide(table, body.model, body, principal, engine.catalog)
+    group, decision = decide.decide(table, body.model, body, principal, engine.catalog)
     return {"model": group, "decision": decision}
