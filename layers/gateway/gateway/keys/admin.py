@@ -3,6 +3,10 @@
 Every operation validates everything it can (unknown key or team, model outside the team's list)
 before its first write, and writes with a condition or a transaction, so bad input leaves the table
 untouched. Responses use LiteLLM's field names.
+
+A stored key or team whose item cannot be decoded (``UndecodableRecord``) is never a 500: lists
+leave it out (the store logs it), ``/key/info`` and ``/team/info`` show its stored fields as they are
+with ``undecodable_field``, deletes remove it, and changes to it are refused with a 409.
 """
 from __future__ import annotations
 
@@ -12,13 +16,13 @@ import uuid
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from gateway.errors import GatewayError, bad_request, not_found
 from gateway.keys import errors as kerr
 from gateway.keys import resolve, tokens
 from gateway.keys.durations import parse_duration
-from gateway.keys.models import KeyRecord, Limits, SpendLog, TeamRecord, Usage
+from gateway.keys.models import KeyRecord, Limits, SpendLog, TeamRecord, UndecodableRecord, Usage
 from gateway.keys.schemas import (
     DeleteKeysRequest,
     DeleteTeamsRequest,
@@ -33,6 +37,7 @@ from gateway.keys.schemas import (
 )
 from gateway.keys.store import KeyStore, get_store
 
+T = TypeVar("T")
 LIMIT_FIELDS = ("max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests")
 
 
@@ -152,21 +157,49 @@ def _limits_from(body: _Limits, base: Limits | None = None) -> Limits:
     return replace(limits, **changes)
 
 
-def _find_key(store: KeyStore, token_or_hash: str, param: str = "key") -> KeyRecord:
+def _read(fn: Callable[..., T | None], *args: Any) -> T | UndecodableRecord | None:
+    """A store read; an item that cannot be decoded comes back as its ``UndecodableRecord``."""
+    try:
+        return _guard(fn, *args)
+    except UndecodableRecord as exc:
+        return exc
+
+
+def _decoded(found: T | UndecodableRecord, param: str) -> T:
+    """``found`` itself, or a 409 if it is an item that cannot be decoded (so cannot be changed)."""
+    if isinstance(found, UndecodableRecord):
+        raise GatewayError(409, f"The stored {found.kind} {found.ident} cannot be decoded (field '{found.field}'); "
+                           "it can be shown and deleted, not changed.", code="undecodable_record", param=param)
+    return found
+
+
+def _raw_view(found: UndecodableRecord) -> dict[str, Any]:
+    return {**found.attributes, "undecodable_field": found.field}
+
+
+def _lookup_key(store: KeyStore, token_or_hash: str, param: str = "key") -> KeyRecord | UndecodableRecord:
     if not isinstance(token_or_hash, str) or not token_or_hash.strip():
         raise bad_request("key is required", param=param)
-    key = _guard(store.get_key, tokens.to_hash(token_or_hash))
+    key = _read(store.get_key, tokens.to_hash(token_or_hash))
     if key is None:
         raise not_found(f"Key not found: {tokens.key_name(token_or_hash)}", param=param, code="key_not_found")
     return key
 
 
-def _find_team(store: KeyStore, team_id: str, *, status: int = 404) -> TeamRecord:
-    team = _guard(store.get_team, team_id)
+def _find_key(store: KeyStore, token_or_hash: str, param: str = "key") -> KeyRecord:
+    return _decoded(_lookup_key(store, token_or_hash, param), param)
+
+
+def _lookup_team(store: KeyStore, team_id: str, *, status: int = 404) -> TeamRecord | UndecodableRecord:
+    team = _read(store.get_team, team_id)
     if team is None:
         raise GatewayError(status, f"Team not found: {team_id}", type="invalid_request_error",
                            code="team_not_found", param="team_id")
     return team
+
+
+def _find_team(store: KeyStore, team_id: str, *, status: int = 404) -> TeamRecord:
+    return _decoded(_lookup_team(store, team_id, status=status), "team_id")
 
 
 def _check_models_in_team(models: Iterable[str], team: TeamRecord | None) -> None:
@@ -219,7 +252,9 @@ def generate_key(body: GenerateKeyRequest) -> dict[str, Any]:
 
 def key_info(token_or_hash: str) -> dict[str, Any]:
     store = _store()
-    key = _find_key(store, token_or_hash)
+    key = _lookup_key(store, token_or_hash)
+    if isinstance(key, UndecodableRecord):
+        return {"key": token_or_hash, "info": _raw_view(key)}
     return {"key": token_or_hash, "info": key_view(key, _guard(store.get_usage, "key", key.token))}
 
 
@@ -277,7 +312,8 @@ def delete_keys(body: DeleteKeysRequest) -> dict[str, Any]:
         raise bad_request("Pass 'keys' (tokens or hashes) or 'key_aliases'.", param="keys")
     hashes: list[str] = []
     for k in body.keys or []:
-        hashes.append(_find_key(store, k, param="keys").token)
+        key = _lookup_key(store, k, param="keys")
+        hashes.append(key.ident if isinstance(key, UndecodableRecord) else key.token)
     if body.key_aliases:
         by_alias = {k.key_alias: k.token for k in _guard(store.list_keys) if k.key_alias}
         for alias in body.key_aliases:
@@ -347,11 +383,15 @@ def new_team(body: NewTeamRequest) -> dict[str, Any]:
 
 def team_info(team_id: str) -> dict[str, Any]:
     store = _store()
-    team = _find_team(store, team_id)
+    team = _lookup_team(store, team_id)
+    if isinstance(team, UndecodableRecord):
+        view = _raw_view(team)
+    else:
+        view = team_view(team, _guard(store.get_usage, "team", team_id))
     keys = [k for k in _guard(store.list_keys) if k.team_id == team_id]
     return {
         "team_id": team_id,
-        "team_info": team_view(team, _guard(store.get_usage, "team", team_id)),
+        "team_info": view,
         "keys": [key_view(k, _guard(store.get_usage, "key", k.token)) for k in keys],
     }
 
@@ -383,16 +423,16 @@ def update_team(body: UpdateTeamRequest) -> dict[str, Any]:
 def delete_teams(body: DeleteTeamsRequest) -> dict[str, Any]:
     """Delete teams and, as LiteLLM does, the keys that belong to them."""
     store = _store()
-    teams = [_find_team(store, t) for t in body.team_ids]
-    ids = {t.team_id for t in teams}
+    teams = [_lookup_team(store, t) for t in body.team_ids]
+    ids = [t.ident if isinstance(t, UndecodableRecord) else t.team_id for t in teams]
     doomed = [k.token for k in _guard(store.list_keys) if k.team_id in ids]
     if doomed:
         _guard(store.delete_keys, doomed)
-    for t in teams:
-        _guard(store.delete_team, t.team_id)
+    for team_id in ids:
+        _guard(store.delete_team, team_id)
     for h in doomed:
         resolve.invalidate(h)
-    return {"deleted_teams": [t.team_id for t in teams], "deleted_keys": len(doomed)}
+    return {"deleted_teams": ids, "deleted_keys": len(doomed)}
 
 
 def list_teams() -> list[dict[str, Any]]:

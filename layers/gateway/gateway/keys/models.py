@@ -3,6 +3,10 @@
 Plain dataclasses with no storage knowledge: ``store/`` turns them into items and back. Money is
 ``Decimal`` everywhere (DynamoDB numbers are decimal), so sums are exact: the spend log and the
 key's recorded spend agree to the last digit.
+
+A stored item the store cannot turn back into a record (a field of the wrong type, written by hand
+or by an older version) is an ``UndecodableRecord``, never a half-built record: lists skip it, the
+admin API shows it raw or refuses to change it, and no caller gets a 500 for it.
 """
 from __future__ import annotations
 
@@ -22,6 +26,21 @@ def to_cost(value: float | Decimal | int | str, *, round_up: bool = False) -> De
     """A float price or cost as an exact Decimal; reservations round up so they never under-reserve."""
     dec = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else str(value))
     return dec.quantize(COST_QUANTUM, rounding=ROUND_CEILING if round_up else ROUND_HALF_EVEN)
+
+
+class UndecodableRecord(ValueError):
+    """A stored key or team item with a field the record cannot hold.
+
+    ``ident`` is the key's hash or the team's id (never a token); ``field`` the first bad field;
+    ``attributes`` the item's stored fields as JSON-friendly values, for the admin to inspect.
+    """
+
+    def __init__(self, kind: str, ident: str, field: str, attributes: dict[str, Any]) -> None:
+        super().__init__(f"stored {kind} {ident} cannot be decoded: field {field!r}")
+        self.kind = kind
+        self.ident = ident
+        self.field = field
+        self.attributes = attributes
 
 
 @dataclass(frozen=True)

@@ -2,18 +2,22 @@
 
 Thin: parse, call ``admin.py``, return. Blocking DynamoDB calls run in FastAPI's threadpool
 (plain ``def`` routes). Errors are ``GatewayError`` (OpenAI shape); body validation errors are
-FastAPI's ``RequestValidationError``, which the app renders as 400 in the same shape.
+FastAPI's ``RequestValidationError``, which the app renders as 400 in the same shape. Query and
+path parameters carry the bounds of the body fields of the same name (see ``schemas.py``).
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from gateway.auth import Principal, require_admin
 from gateway.errors import bad_request
 from gateway.keys import admin
 from gateway.keys.schemas import (
+    MAX_NAME_CHARS,
+    MAX_TEAM_ID_CHARS,
+    TEAM_ID_PATTERN,
     DeleteKeysRequest,
     DeleteTeamsRequest,
     GenerateKeyRequest,
@@ -27,6 +31,11 @@ from gateway.keys.schemas import (
 
 router = APIRouter(dependencies=[Depends(require_admin)], tags=["admin"])
 
+#: query and path parameters get the bounds of the body fields of the same name (see schemas.py)
+_TEAM_ID_BOUNDS: dict[str, Any] = {"min_length": 1, "max_length": MAX_TEAM_ID_CHARS, "pattern": TEAM_ID_PATTERN}
+NameParam = Annotated[Optional[str], Query(max_length=MAX_NAME_CHARS)]
+TeamIdParam = Annotated[Optional[str], Query(**_TEAM_ID_BOUNDS)]
+
 
 # ---------------------------------------------------------------- keys
 @router.post("/key/generate")
@@ -35,7 +44,7 @@ def key_generate(body: GenerateKeyRequest) -> dict[str, Any]:
 
 
 @router.get("/key/info")
-def key_info(key: Optional[str] = None, principal: Principal = Depends(require_admin)) -> dict[str, Any]:
+def key_info(key: NameParam = None, principal: Principal = Depends(require_admin)) -> dict[str, Any]:
     if not key:
         if principal.key_hash is None:
             raise bad_request("Pass ?key=<token or hash>.", param="key")
@@ -57,9 +66,9 @@ def key_delete(body: DeleteKeysRequest) -> dict[str, Any]:
 def key_list(
     page: int = Query(1, ge=1),
     size: int = Query(10, ge=1, le=100),
-    team_id: Optional[str] = None,
-    user_id: Optional[str] = None,
-    key_alias: Optional[str] = None,
+    team_id: TeamIdParam = None,
+    user_id: NameParam = None,
+    key_alias: NameParam = None,
     return_full_object: bool = False,
 ) -> dict[str, Any]:
     return admin.list_keys(page=page, size=size, team_id=team_id, user_id=user_id, key_alias=key_alias,
@@ -82,7 +91,9 @@ def key_regenerate(body: RegenerateKeyRequest) -> dict[str, Any]:
 
 
 @router.post("/key/{key}/regenerate")
-def key_regenerate_path(key: str, body: Optional[RegenerateKeyRequest] = None) -> dict[str, Any]:
+def key_regenerate_path(
+    key: Annotated[str, Path(max_length=MAX_NAME_CHARS)], body: Optional[RegenerateKeyRequest] = None,
+) -> dict[str, Any]:
     return admin.regenerate_key(key, body or RegenerateKeyRequest())
 
 
@@ -93,7 +104,7 @@ def team_new(body: NewTeamRequest) -> dict[str, Any]:
 
 
 @router.get("/team/info")
-def team_info(team_id: str = Query(..., min_length=1)) -> dict[str, Any]:
+def team_info(team_id: Annotated[str, Query(**_TEAM_ID_BOUNDS)]) -> dict[str, Any]:
     return admin.team_info(team_id)
 
 
@@ -115,12 +126,12 @@ def team_list() -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- spend
 @router.get("/spend/logs")
 def spend_logs(
-    api_key: Optional[str] = None,
-    user_id: Optional[str] = None,
-    request_id: Optional[str] = None,
-    team_id: Optional[str] = None,
-    start_date: Optional[str] = None,
-    end_date: Optional[str] = None,
+    api_key: NameParam = None,
+    user_id: NameParam = None,
+    request_id: NameParam = None,
+    team_id: TeamIdParam = None,
+    start_date: NameParam = None,
+    end_date: NameParam = None,
     page: int = Query(1, ge=1),
     page_size: int = Query(100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:

@@ -14,6 +14,10 @@ Config and counters are separate items on purpose: the GSI projects ALL attribut
 update on an indexed item would cost a second (GSI) write on every request. Counter items carry no
 ``gsi1pk`` and are never indexed.
 
+Items are read back field by field (``_Fields``): an item with a field of the wrong type (edited by
+hand, written by another version) raises ``UndecodableRecord`` naming the field; ``list_keys`` and
+``list_teams`` log and skip such items, so one bad item cannot fail a list for everyone.
+
 All calls go through the low-level client from ``gateway.aws`` (``AWS_ENDPOINT_URL`` points it at
 moto). Connection errors, throttling past botocore's retries and a missing table become
 ``StoreUnavailable``; callers turn that into a 503 (fail closed).
@@ -21,22 +25,26 @@ moto). Connection errors, throttling past botocore's retries and a missing table
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway import aws
 from gateway.keys.errors import AlreadySettled, StoreUnavailable
-from gateway.keys.models import ZERO, KeyRecord, Limits, SpendLog, TeamRecord, Usage
+from gateway.keys.durations import DurationError, parse_duration
+from gateway.keys.models import ZERO, KeyRecord, Limits, SpendLog, TeamRecord, UndecodableRecord, Usage
 from gateway.keys.store.base import Kind, KeyStore, Reservation, ReserveResult, Settlement, UsageDelta
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
+logger = logging.getLogger(__name__)
+R = TypeVar("R")
 
 #: ``Usage`` field -> short attribute name on the USAGE item (short names keep the hot item small).
 USAGE_ATTRS = {
@@ -98,14 +106,17 @@ def _decimal(value: Decimal) -> Decimal:
 
 
 def _plain(value: Any) -> Any:
-    """DynamoDB -> JSON-friendly Python (Decimal -> int/float) for free-form fields like metadata."""
+    """DynamoDB -> JSON-friendly Python (Decimal -> int/float) for free-form fields like metadata;
+    TypeError for what JSON cannot hold (binary values)."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, set, tuple)):
         return [_plain(v) for v in value]
-    return value
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def serialize(item: dict[str, Any]) -> dict[str, Any]:
@@ -116,16 +127,21 @@ def deserialize(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _DESER.deserialize(v) for k, v in item.items()}
 
 
+def _logged(decode: Callable[[dict[str, Any]], R], raw: dict[str, Any]) -> R:
+    """``decode(raw)``, with a log line (item id and field, no values) when it is unreadable."""
+    try:
+        return decode(raw)
+    except UndecodableRecord as exc:
+        logger.warning("undecodable %s %s: field %r", exc.kind, exc.ident, exc.field)
+        raise
+
+
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
-
-
-def _opt_dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)
 
 
 # ---------------------------------------------------------------- records <-> items
@@ -139,14 +155,121 @@ def _limits_item(limits: Limits) -> dict[str, Any]:
     }
 
 
-def _limits(raw: dict[str, Any]) -> Limits:
-    return Limits(
-        max_budget=_opt_dec(raw.get("max_budget")),
-        budget_duration=raw.get("budget_duration"),
-        rpm_limit=_opt_int(raw.get("rpm_limit")),
-        tpm_limit=_opt_int(raw.get("tpm_limit")),
-        max_parallel_requests=_opt_int(raw.get("max_parallel_requests")),
+#: attributes that place an item in the table; the rest are the record's fields
+_PLACEMENT_ATTRS = frozenset({"pk", "sk", "type", "gsi1pk", "gsi1sk"})
+#: timestamps the views render as ISO datetimes: the epoch to the end of year 9999
+_MAX_TIMESTAMP = Decimal(253402300799)
+
+
+class _Fields:
+    """Typed reads of one stored META item: a field of the wrong type raises ``UndecodableRecord``
+    (naming the field) instead of a record that would fail later, in a view or a limit check."""
+
+    def __init__(self, kind: Kind, raw: dict[str, Any]) -> None:
+        self.kind = kind
+        self.raw = raw
+
+    def bad(self, name: str) -> UndecodableRecord:
+        pk = self.raw.get("pk")
+        ident = pk.split("#", 1)[-1] if isinstance(pk, str) else "?"
+        attributes = {k: _shown(v) for k, v in self.raw.items() if k not in _PLACEMENT_ATTRS}
+        return UndecodableRecord(self.kind, ident, name, attributes)
+
+    def text(self, name: str) -> str | None:
+        value = self.raw.get(name)
+        if value is None or isinstance(value, str):
+            return value
+        raise self.bad(name)
+
+    def ident(self, name: str) -> str:
+        value = self.raw.get(name)
+        if isinstance(value, str) and value:
+            return value
+        raise self.bad(name)
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        value = self.raw.get(name)
+        if value is None:
+            return ()
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise self.bad(name)
+
+    def flag(self, name: str) -> bool:
+        value = self.raw.get(name, False)
+        if isinstance(value, bool):
+            return value
+        raise self.bad(name)
+
+    def number(self, name: str) -> Decimal | None:
+        value = self.raw.get(name)
+        if value is None or (isinstance(value, Decimal) and value.is_finite()):
+            return value
+        raise self.bad(name)
+
+    def integer(self, name: str) -> int | None:
+        value = self.number(name)
+        if value is None:
+            return None
+        if value == value.to_integral_value():
+            return int(value)
+        raise self.bad(name)
+
+    def timestamp(self, name: str) -> float | None:
+        value = self.number(name)
+        if value is None:
+            return None
+        if 0 <= value <= _MAX_TIMESTAMP:
+            return float(value)
+        raise self.bad(name)
+
+    def duration(self, name: str) -> str | None:
+        value = self.text(name)
+        try:
+            if value is not None:
+                parse_duration(value)
+        except DurationError:
+            raise self.bad(name) from None
+        return value
+
+    def mapping(self, name: str) -> dict[str, Any]:
+        value = self.raw.get(name)
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            try:
+                return _plain(value)
+            except TypeError:
+                pass
+        raise self.bad(name)
+
+
+def _shown(value: Any) -> Any:
+    """A stored value as JSON, for showing an undecodable item to an admin."""
+    try:
+        return _plain(value)
+    except TypeError:
+        return repr(value)
+
+
+def _config_fields(f: _Fields) -> dict[str, Any]:
+    """The fields keys and teams share, decoded."""
+    limits = Limits(
+        max_budget=f.number("max_budget"),
+        budget_duration=f.duration("budget_duration"),
+        rpm_limit=f.integer("rpm_limit"),
+        tpm_limit=f.integer("tpm_limit"),
+        max_parallel_requests=f.integer("max_parallel_requests"),
     )
+    return {
+        "models": f.texts("models"),
+        "limits": limits,
+        "blocked": f.flag("blocked"),
+        "metadata": f.mapping("metadata"),
+        "created_at": f.timestamp("created_at") or 0.0,
+        "updated_at": f.timestamp("updated_at") or 0.0,
+        "version": f.integer("ver") or 1,
+    }
 
 
 def key_item(record: KeyRecord) -> dict[str, Any]:
@@ -173,20 +296,16 @@ def key_item(record: KeyRecord) -> dict[str, Any]:
 
 
 def key_record(raw: dict[str, Any]) -> KeyRecord:
+    """The key in a META item; ``UndecodableRecord`` if a field has the wrong type."""
+    f = _Fields("key", raw)
     return KeyRecord(
-        token=raw["token"],
-        key_name=raw.get("key_name"),
-        key_alias=raw.get("key_alias"),
-        models=tuple(raw.get("models") or ()),
-        limits=_limits(raw),
-        expires=float(raw["expires"]) if raw.get("expires") is not None else None,
-        blocked=bool(raw.get("blocked", False)),
-        metadata=_plain(raw.get("metadata") or {}),
-        team_id=raw.get("team_id"),
-        user_id=raw.get("user_id"),
-        created_at=float(raw.get("created_at", 0)),
-        updated_at=float(raw.get("updated_at", 0)),
-        version=int(raw.get("ver", 1)),
+        token=f.ident("token"),
+        key_name=f.text("key_name"),
+        key_alias=f.text("key_alias"),
+        expires=f.timestamp("expires"),
+        team_id=f.text("team_id"),
+        user_id=f.text("user_id"),
+        **_config_fields(f),
     )
 
 
@@ -210,16 +329,12 @@ def team_item(record: TeamRecord) -> dict[str, Any]:
 
 
 def team_record(raw: dict[str, Any]) -> TeamRecord:
+    """The team in a META item; ``UndecodableRecord`` if a field has the wrong type."""
+    f = _Fields("team", raw)
     return TeamRecord(
-        team_id=raw["team_id"],
-        team_alias=raw.get("team_alias"),
-        models=tuple(raw.get("models") or ()),
-        limits=_limits(raw),
-        blocked=bool(raw.get("blocked", False)),
-        metadata=_plain(raw.get("metadata") or {}),
-        created_at=float(raw.get("created_at", 0)),
-        updated_at=float(raw.get("updated_at", 0)),
-        version=int(raw.get("ver", 1)),
+        team_id=f.ident("team_id"),
+        team_alias=f.text("team_alias"),
+        **_config_fields(f),
     )
 
 
@@ -416,12 +531,14 @@ class DynamoDBKeyStore(KeyStore):
 
     # ------------------------------------------------------------ config records
     def get_key(self, key_hash: str) -> KeyRecord | None:
+        """The key, None if there is none; ``UndecodableRecord`` (logged) if its item is unreadable."""
         raw = self._get(f"KEY#{key_hash}", "META")
-        return key_record(raw) if raw else None
+        return _logged(key_record, raw) if raw else None
 
     def get_team(self, team_id: str) -> TeamRecord | None:
+        """The team, None if there is none; ``UndecodableRecord`` (logged) if its item is unreadable."""
         raw = self._get(f"TEAM#{team_id}", "META")
-        return team_record(raw) if raw else None
+        return _logged(team_record, raw) if raw else None
 
     def get_usage(self, kind: Kind, ident: str) -> Usage:
         return usage_from(self._get(_pk(kind, ident), "USAGE", consistent=True))
@@ -479,13 +596,24 @@ class DynamoDBKeyStore(KeyStore):
         except _Cancelled as exc:
             raise LookupError(old_hash) from exc
 
-    def list_keys(self) -> list[KeyRecord]:
+    def _listed(self, index_key: str, decode: Callable[[dict[str, Any]], R]) -> list[R]:
+        """Every record under ``index_key`` in the GSI, oldest first; unreadable items are logged and
+        skipped, so one bad item cannot make a list fail for every admin."""
         items = self._query_all(
             IndexName="gsi1",
             KeyConditionExpression="gsi1pk = :p",
-            ExpressionAttributeValues=serialize({":p": "KEYS"}),
+            ExpressionAttributeValues=serialize({":p": index_key}),
         )
-        return [key_record(i) for i in items]
+        records = []
+        for item in items:
+            try:
+                records.append(decode(item))
+            except UndecodableRecord as exc:
+                logger.warning("skipping undecodable %s %s in a list: field %r", exc.kind, exc.ident, exc.field)
+        return records
+
+    def list_keys(self) -> list[KeyRecord]:
+        return self._listed("KEYS", key_record)
 
     def create_team(self, record: TeamRecord) -> None:
         pk = f"TEAM#{record.team_id}"
@@ -507,12 +635,7 @@ class DynamoDBKeyStore(KeyStore):
         ])
 
     def list_teams(self) -> list[TeamRecord]:
-        items = self._query_all(
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :p",
-            ExpressionAttributeValues=serialize({":p": "TEAMS"}),
-        )
-        return [team_record(i) for i in items]
+        return self._listed("TEAMS", team_record)
 
     # ------------------------------------------------------------ enforcement
     def reserve(self, kind: Kind, ident: str, r: Reservation) -> ReserveResult:
