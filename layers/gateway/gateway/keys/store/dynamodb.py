@@ -32,7 +32,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterable, TypeVar
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway import aws
@@ -41,7 +41,22 @@ from gateway.keys.durations import DurationError, parse_duration
 from gateway.keys.models import ZERO, KeyRecord, Limits, SpendLog, TeamRecord, UndecodableRecord, Usage
 from gateway.keys.store.base import Kind, KeyStore, Reservation, ReserveResult, Settlement, UsageDelta
 
-_SER = TypeSerializer()
+
+class _FixedPointSerializer(TypeSerializer):
+    """Numbers in fixed-point text. boto3 sends ``str(Decimal)``, which is ``2E-7`` below 1e-6;
+    DynamoDB accepts that, moto's server refuses it as an ``ADD`` operand (it parses a number
+    without a ``.`` with ``int()``, ``moto/dynamodb/models/dynamo_type.py``). moto also stores its
+    own sums below 1e-6 in that form, which no client can prevent."""
+
+    def _serialize_n(self, value: Any) -> str:
+        number = DYNAMODB_CONTEXT.create_decimal(value)
+        if not number.is_finite():
+            raise TypeError("Infinity and NaN not supported")
+        text = format(number, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+_SER = _FixedPointSerializer()
 _DESER = TypeDeserializer()
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
