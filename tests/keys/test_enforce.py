@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.auth import Principal
+from gateway.principal import Principal
 from gateway.errors import GatewayError
-from gateway.keys import admin, enforce, resolve, spend
+from gateway.keys import access, admin, enforce, resolve, spend
 from gateway.keys.schemas import GenerateKeyRequest, NewTeamRequest, UpdateKeyRequest, UpdateTeamRequest
 from tests.keys.conftest import all_items
 
@@ -34,19 +34,19 @@ def test_model_access(store):
     token = make_key(team_id="t", models=["mock", "claude"])
     admin.update_team(UpdateTeamRequest(team_id="t", models=["mock", "gpt-4o", "openai/*"]))  # team drops claude
     p = resolve.resolve_token(token)
-    enforce.check_model_access(p, "mock")
+    access.check_model_access(p, "mock")
     with pytest.raises(GatewayError) as e:
-        enforce.check_model_access(p, "gpt-4o")  # team allows, key does not
+        access.check_model_access(p, "gpt-4o")  # team allows, key does not
     assert e.value.status_code == 403 and e.value.code == "model_not_allowed"
     with pytest.raises(GatewayError):
-        enforce.check_model_access(p, "claude")  # key allows, team does not
+        access.check_model_access(p, "claude")  # key allows, team does not
     everything = ["mock", "gpt-4o", "claude", "openai/gpt-5"]
-    assert enforce.allowed_models(p, everything) == ["mock"]
+    assert access.allowed_models(p, everything) == ["mock"]
     p_all = resolve.resolve_token(make_key(team_id="t", models=["all-team-models"]))
-    assert enforce.allowed_models(p_all, everything) == ["mock", "gpt-4o", "openai/gpt-5"]
+    assert access.allowed_models(p_all, everything) == ["mock", "gpt-4o", "openai/gpt-5"]
     p_free = resolve.resolve_token(make_key())
-    assert enforce.allowed_models(p_free, everything) == everything
-    assert enforce.allowed_models(Principal.master(), everything) == everything
+    assert access.allowed_models(p_free, everything) == everything
+    assert access.allowed_models(Principal.master(), everything) == everything
 
 
 def test_rpm_limit_headers_and_retry_after(store):

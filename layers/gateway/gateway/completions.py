@@ -36,7 +36,7 @@ class Call:
     requested_model: str
     group: str
     router: dict[str, Any] | None = None
-    admission: Any = None
+    admission: accounting.Admission | None = None
     fallbacks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # litellm argument -> groups, all granted
     client_params: dict[str, Any] = field(default_factory=dict)  # caller credentials an admin opted in to
     dropped: tuple[str, ...] = ()
@@ -100,7 +100,8 @@ async def start(
     decision = None
     if routes is not None and body.model in routes.slots:
         accounting.check_model_access(principal, body.model)
-        group, decision = decide.decide(routes, body.model, body, principal, engine.catalog)
+        allowed = accounting.visible_models(principal, engine.catalog.names)
+        group, decision = decide.decide(routes, body.model, body, principal, engine.catalog, allowed)
         group = engine.catalog.resolve(group) or group
     else:
         group = engine.catalog.resolve(body.model)

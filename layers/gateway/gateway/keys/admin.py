@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, TypeVar
 from gateway.errors import GatewayError, bad_request, not_found
 from gateway.keys import errors as kerr
 from gateway.keys import resolve, tokens
+from gateway.keys.access import ALL_TEAM_MODELS, matches
 from gateway.keys.durations import parse_duration
 from gateway.keys.models import KeyRecord, Limits, SpendLog, TeamRecord, UndecodableRecord, Usage
 from gateway.keys.schemas import (
@@ -203,11 +204,9 @@ def _find_team(store: KeyStore, team_id: str, *, status: int = 404) -> TeamRecor
 
 
 def _check_models_in_team(models: Iterable[str], team: TeamRecord | None) -> None:
-    from gateway.keys.enforce import ALL_TEAM_MODELS, _matches
-
     if team is None or not team.models:
         return
-    outside = [m for m in models if m != ALL_TEAM_MODELS and not _matches(m, team.models)]
+    outside = [m for m in models if m != ALL_TEAM_MODELS and not matches(m, team.models)]
     if outside:
         raise bad_request(f"Models {outside} are not in team {team.team_id}'s models {list(team.models)}", param="models")
 

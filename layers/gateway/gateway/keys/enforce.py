@@ -1,7 +1,7 @@
 """What the completion pipeline calls around every model request.
 
     principal = auth.authenticate(...)              # resolve.resolve_token for virtual keys
-    enforce.check_model_access(principal, model)    # 403 model_not_allowed
+    access.check_model_access(principal, model)     # 403 model_not_allowed
     adm = enforce.admit(principal, request_id=..., model=..., prompt_tokens=..., max_tokens=...,
                         input_cost_per_token=..., output_cost_per_token=...)   # 429 / 503
     try:
@@ -25,7 +25,6 @@ response. Same calls per request, none of them on the client's path.
 """
 from __future__ import annotations
 
-import fnmatch
 import logging
 import time
 from dataclasses import dataclass, field
@@ -33,50 +32,13 @@ from decimal import Decimal
 
 from gateway.principal import Principal
 from gateway.keys import budgets, limits, resolve, spares, spend
+from gateway.keys.access import check_model_access
 from gateway.keys import errors as kerr
 from gateway.keys.models import ZERO, SpendLog, to_cost
 from gateway.keys.store import get_store
 from gateway.keys.store.base import UsageDelta, Settlement
 
 logger = logging.getLogger(__name__)
-
-ALL_MODELS = {"*", "all-proxy-models"}
-ALL_TEAM_MODELS = "all-team-models"
-
-
-# ---------------------------------------------------------------- model access
-def _matches(model: str, allowed: tuple[str, ...] | list[str]) -> bool:
-    for entry in allowed:
-        if entry in ALL_MODELS or entry == model or ("*" in entry and fnmatch.fnmatchcase(model, entry)):
-            return True
-    return False
-
-
-def _key_allows(principal: Principal, model: str) -> bool:
-    key_models = tuple(principal.key.models) if principal.key is not None else ()
-    team_models = tuple(principal.team.models) if principal.team is not None else ()
-    if key_models and ALL_TEAM_MODELS not in key_models and not _matches(model, key_models):
-        return False
-    if team_models and not _matches(model, team_models):
-        return False
-    return True
-
-
-def allowed_models(principal: Principal, all_models: list[str]) -> list[str]:
-    """The subset of ``all_models`` this caller may use (key models ∩ team models; empty = all;
-    ``all-team-models`` on the key = whatever the team allows), in the given order."""
-    if principal.kind == "master" or principal.key is None:
-        return list(all_models)
-    return [m for m in all_models if _key_allows(principal, m)]
-
-
-def check_model_access(principal: Principal, model: str) -> None:
-    """403 ``model_not_allowed`` unless the key and its team both allow ``model``."""
-    if principal.kind == "master" or principal.key is None:
-        return
-    if not _key_allows(principal, model):
-        raise kerr.model_not_allowed(model)
-
 
 # ---------------------------------------------------------------- admission
 @dataclass
@@ -297,6 +259,6 @@ def after_settle(admission: Admission) -> None:
         logger.warning("spare admission skipped: %s", exc)
 
 
-__all__ = ["Admission", "admit", "admit_without_io", "settle", "release", "after_settle", "check_model_access", "allowed_models"]
+__all__ = ["Admission", "admit", "admit_without_io", "settle", "release", "after_settle"]
 
 

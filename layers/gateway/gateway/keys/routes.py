@@ -11,7 +11,8 @@ from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from gateway.auth import Principal, require_admin
+from gateway.auth import require_admin
+from gateway.principal import Principal
 from gateway.errors import bad_request
 from gateway.keys import admin
 from gateway.keys.schemas import (

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import router as llmrouter
 
-from gateway import accounting, errors
+from gateway import errors
 from gateway.principal import Principal
 from gateway.catalog import Catalog
 
@@ -104,10 +104,11 @@ class Routing:
             return self._table
 
 
-def decide(table: RoutingTable, name: str, body: Any, principal: Principal, catalog: Catalog) -> tuple[str, dict[str, Any]]:
-    """(model group to call, decision record) for a request to the virtual model ``name``."""
+def decide(table: RoutingTable, name: str, body: Any, principal: Principal, catalog: Catalog,
+           allowed: list[str]) -> tuple[str, dict[str, Any]]:
+    """(model group to call, decision record) for a request to the virtual model ``name``;
+    ``allowed``: the model groups this caller may use (the pipeline's answer), the candidates."""
     slot = table.slots[name]
-    allowed = accounting.visible_models(principal, catalog.names)
     if slot.router is None:
         if slot.fallback_model:
             return slot.fallback_model, {"strategy": "fallback", "model": slot.fallback_model,

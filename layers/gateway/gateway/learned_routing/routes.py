@@ -5,9 +5,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from gateway import errors
-from gateway.learned_routing import decide
+from gateway import accounting, errors
 from gateway.auth import require_admin
+from gateway.learned_routing import decide
 from gateway.principal import Principal
 from gateway.runtime import get_runtime
 from gateway.schemas import ChatCompletionRequest, parse_body
@@ -46,5 +46,6 @@ async def router_route(request: Request, principal: Principal = Depends(require_
     if body.model not in table.slots:
         raise errors.not_found(f"'{body.model}' is not a router model; routers: {', '.join(table.names()) or 'none'}",
                                param="model", code="model_not_found")
-    group, decision = decide.decide(table, body.model, body, principal, engine.catalog)
+    allowed = accounting.visible_models(principal, engine.catalog.names)
+    group, decision = decide.decide(table, body.model, body, principal, engine.catalog, allowed)
     return {"model": group, "decision": decision}
