@@ -219,3 +219,21 @@ def test_an_undecodable_item_can_be_deleted(client, store, corrupted):
         assert r.status_code == 200, r.text
         gone = {f"KEY#{keys['bad']['token']}"}
     assert not gone & {item["pk"]["S"] for item in all_items(store.table)}
+
+
+@pytest.mark.parametrize("corrupted", CORRUPTIONS, indirect=True, ids=[f"{k}.{a}" for k, a, _ in CORRUPTIONS])
+def test_a_request_with_an_undecodable_key_or_team_is_a_401_not_a_500(corrupted, caplog):
+    """The key (or its team) cannot be read: the caller is refused like an unknown key, with a log
+    line naming the item, and the refusal is not cached (a repaired item works at once)."""
+    from gateway.errors import GatewayError
+    from gateway.keys import resolve
+
+    kind, attribute, keys = corrupted
+    token = keys["bad"]["key"] if kind == "key" else keys["bad-team"]["key"]
+    resolve.invalidate()
+    with caplog.at_level(logging.WARNING, logger="gateway.keys.resolve"), pytest.raises(GatewayError) as refused:
+        resolve.resolve_token(token)
+    assert (refused.value.status_code, refused.value.code) == (401, "invalid_api_key")
+    assert any(attribute in r.getMessage() and "cannot be decoded" in r.getMessage() for r in caplog.records)
+    assert token not in caplog.text
+    assert resolve.resolve_token(keys["good"]["key"]).key.key_alias == "good"

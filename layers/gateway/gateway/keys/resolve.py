@@ -9,15 +9,17 @@ could not be checked.
 """
 from __future__ import annotations
 
+import logging
 import time
 
 from gateway.principal import Principal
 from gateway.keys import errors as kerr
 from gateway.keys.cache import NEGATIVE_MAX_ENTRIES, TTLCache, negative_ttl_seconds
-from gateway.keys.models import KeyRecord, TeamRecord
+from gateway.keys.models import KeyRecord, TeamRecord, UndecodableRecord
 from gateway.keys.store import get_store
 from gateway.keys.tokens import hash_token
 
+log = logging.getLogger(__name__)
 _cache: TTLCache[Principal] = TTLCache()
 _unknown: TTLCache[bool] = TTLCache(max_entries=NEGATIVE_MAX_ENTRIES)
 
@@ -61,6 +63,10 @@ def load(key_hash: str) -> Principal:
         team = store.get_team(key.team_id) if key.team_id else None
     except kerr.StoreUnavailable as exc:
         raise kerr.unavailable(str(exc)) from exc
+    except UndecodableRecord as exc:  # refused like an unknown key, not cached: a repair works at once
+        _cache.pop(key_hash)
+        log.warning("refusing a key whose item cannot be read: %s", exc)
+        raise kerr.key_invalid() from None
     if key.team_id and team is None:
         _cache.pop(key_hash)
         raise kerr.key_invalid()  # its team was deleted (which deletes its keys)
