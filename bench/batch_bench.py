@@ -23,7 +23,7 @@ import uuid
 
 from common import BASE_ENV, ROOT, start_process, stop_process, table, wait_http
 
-from gateway import devstack
+from gateway_dev import devstack
 
 BODY = {"model": "fake", "messages": [{"role": "user", "content": "benchmark prompt"}], "max_tokens": 16}
 
@@ -86,7 +86,7 @@ def _batch_run(n: int, owner: str, bucket: str, queue_url: str, counter: DynamoC
     import boto3
 
     from gateway.batch import handlers, prefixes, store
-    from gateway.batch.local import FakeContext, drain, s3_put_event
+    from gateway_dev.batch_worker import FakeContext, drain, s3_put_event
 
     s3 = boto3.client("s3")
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
@@ -134,7 +134,7 @@ def main() -> int:
                            "BATCH_CHUNK_LINES": str(args.chunk), "BATCH_LINE_CONCURRENCY": str(args.concurrency),
                            "BATCH_INLINE_MAX_LINES": "0"})
         os.environ.pop("LITELLM_CONFIG_PATH", None)
-        from gateway.batch.local import create_local_queues
+        from gateway_dev.batch_worker import create_local_queues
         from gateway.runtime import get_runtime
         from gateway.warmup import warm_up
 

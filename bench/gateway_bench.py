@@ -29,7 +29,7 @@ from pathlib import Path
 
 from common import BASE_ENV, ROOT, peak_rss_mib, start_process, stop_process, summary, table, wait_http
 
-from gateway import devstack
+from gateway_dev import devstack
 
 PROXY_VENV = ROOT / ".venv-proxy"
 LOGS = ROOT / "bench" / "results"

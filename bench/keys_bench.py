@@ -111,7 +111,8 @@ def run(n: int) -> dict[str, Any]:
     from gateway import aws
     from gateway.keys import admin, enforce, resolve
     from gateway.keys.schemas import GenerateKeyRequest, NewTeamRequest
-    from gateway.keys.store.dynamodb import ensure_table, serialize
+    from gateway.dynamo.codec import serialize
+    from gateway_dev.devstack import ensure_table
 
     ensure_table("keys-bench")
     client = aws.client("dynamodb")

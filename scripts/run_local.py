@@ -35,7 +35,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("GATEWAY_DEV_MODE", "true")  # accept the public local key below (with a warning)
-    from gateway import devstack
+    from gateway_dev import devstack
 
     port = int(os.environ.get("PORT", "4000"))
     master_key = os.environ.setdefault("LITELLM_MASTER_KEY", "sk-local-master")
@@ -58,7 +58,7 @@ def main() -> int:
             GATEWAY_TABLE=TABLE,
         )
         os.environ.pop("LITELLM_CONFIG_PATH", None)
-        from gateway.batch.local import start_local_worker
+        from gateway_dev.batch_worker import start_local_worker
 
         # Stands in for the SQS event source mapping and the S3 trigger: queue + DLQ on moto, a
         # poller that calls the same handlers, and BATCH_QUEUE_URL for the API.

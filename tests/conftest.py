@@ -25,7 +25,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 @pytest.fixture(scope="session")
 def moto_server():
-    from gateway import devstack
+    from gateway_dev import devstack
 
     server = devstack.MotoServer.start()
     os.environ.update(server.environ())
@@ -54,7 +54,7 @@ def _reset_gateway_caches() -> None:
 @pytest.fixture(scope="session")
 def stack(moto_server, upstream):
     """The gateway configured from S3 on moto (hot reload on, long interval: tests force checks)."""
-    from gateway import devstack
+    from gateway_dev import devstack
 
     devstack.create_bucket(BUCKET, moto_server.endpoint)
     devstack.create_table(TABLE, moto_server.endpoint)
@@ -93,7 +93,7 @@ def http_server(stack):
     """The same app under uvicorn on a free loopback port (the `make run` path)."""
     import uvicorn
 
-    from gateway import devstack
+    from gateway_dev import devstack
     from gateway.app import app
 
     port = devstack.free_port()

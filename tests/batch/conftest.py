@@ -32,9 +32,9 @@ def batch_stack(stack):
     """Queue + DLQ (maxReceiveCount 3) and the batch environment; needs the DynamoDB table."""
     if not os.environ.get("GATEWAY_TABLE"):
         pytest.skip("the batch API keeps its state in DynamoDB: run without DEV_NO_TABLE")
-    from gateway.batch import local
+    from gateway_dev import batch_worker
 
-    queue_url, dlq_url = local.create_local_queues(f"batch-test-{uuid.uuid4().hex[:6]}",
+    queue_url, dlq_url = batch_worker.create_local_queues(f"batch-test-{uuid.uuid4().hex[:6]}",
                                                    max_receive_count=MAX_RECEIVES, visibility_timeout=30)
     os.environ.update(BATCH_QUEUE_URL=queue_url, BATCH_S3_BUCKET=BUCKET, BATCH_MAX_RECEIVES=str(MAX_RECEIVES),
                       BATCH_CHUNK_LINES="100", BATCH_LINE_CONCURRENCY="16", BATCH_INLINE_MAX_LINES="5",
@@ -50,7 +50,8 @@ def batch_env(batch_stack, monkeypatch):
     keys' settle transaction costs O(items): 200+ ms per line once a few thousand items exist.
     DynamoDB's does not; the tests should measure this code, not moto's table size.
     """
-    from gateway import devstack, settings
+    from gateway import settings
+    from gateway_dev import devstack
     from gateway.keys import resolve
 
     name = f"batch-{uuid.uuid4().hex[:8]}"
@@ -120,7 +121,7 @@ def s3_event(key: str, etag: str, size: int) -> dict[str, Any]:
 
 def sqs_event(messages: list[dict[str, Any]], arn: str) -> dict[str, Any]:
     """``sam local generate-event sqs receive-message`` output, one record per received message."""
-    from gateway.batch.local import lambda_message_attributes
+    from gateway_dev.batch_worker import lambda_message_attributes
 
     template = json.loads((EVENTS / "sqs-receive-message.json").read_text())["Records"][0]
     records = []
@@ -143,7 +144,7 @@ def receive(queue_url: str, max_messages: int = 10) -> list[dict[str, Any]]:
 def deliver(queue_url: str, handler: Callable[[dict, Any], dict], *, max_messages: int = 10) -> tuple[int, set[str]]:
     """One event-source-mapping cycle with the sam-shaped event: receive, invoke, delete successes,
     make failures visible again at once. Returns (records, failed message ids)."""
-    from gateway.batch.local import FakeContext, queue_arn
+    from gateway_dev.batch_worker import FakeContext, queue_arn
 
     messages = receive(queue_url, max_messages)
     if not messages:
@@ -224,7 +225,7 @@ def batch_api(batch_stack, http_server):
 @pytest.fixture()
 def worker(batch_env):
     """The local event-source stand-in polling the test queue (what `make run` starts)."""
-    from gateway.batch.local import LocalWorker
+    from gateway_dev.batch_worker import LocalWorker
 
     w = LocalWorker(batch_env["queue_url"], watch_inputs=False, poll_wait_seconds=0, fail_fast=True).start()
     yield w

@@ -78,7 +78,7 @@ def test_cancel_over_http_and_errors(batch_api, batch_env):
     cancelled = client.batches.cancel(batch.id)
     assert cancelled.status == "cancelling" and cancelled.cancelling_at
 
-    from gateway.batch.local import drain
+    from gateway_dev.batch_worker import drain
 
     drain(batch_env["queue_url"])
     final = client.batches.retrieve(batch.id)

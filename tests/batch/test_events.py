@@ -16,7 +16,7 @@ LINE_COST = 11 * 0.000001 + 7 * 0.000002  # fake upstream usage x the `fake` mod
 
 
 def _start(s3_handler, data: bytes, **kwargs) -> dict:
-    from gateway.batch.local import FakeContext
+    from gateway_dev.batch_worker import FakeContext
 
     key, etag = put_input(data, **kwargs)
     out = s3_handler(s3_event(key, etag, len(data)), FakeContext())
@@ -62,7 +62,7 @@ def test_thousand_line_file_has_one_output_line_per_input(batch_env, s3_handler,
 
 def test_redelivery_and_reupload_never_call_or_bill_twice(batch_env, s3_handler, sqs_handler, upstream, virtual_key,
                                                           monkeypatch):
-    from gateway.batch.local import FakeContext, queue_arn
+    from gateway_dev.batch_worker import FakeContext, queue_arn
 
     monkeypatch.setenv("BATCH_LINE_CONCURRENCY", "1")  # see below: moto and concurrent writes to one key
     monkeypatch.setenv("BATCH_CHUNK_LINES", "40")
@@ -110,7 +110,7 @@ def test_crash_mid_batch_resumes_without_repeating(batch_env, s3_handler, sqs_ha
 
     key, etag = put_input(data, name="crash")
     batch_id, _ = ids.s3_batch_ids(batch_env["bucket"], key, etag.strip('"'), "master")
-    from gateway.batch.local import FakeContext
+    from gateway_dev.batch_worker import FakeContext
 
     # the dead worker's claims exist before the work item is first delivered
     monkeypatch.setenv("BATCH_INLINE_MAX_LINES", "0")
@@ -242,7 +242,7 @@ def test_budget_exhaustion_stops_the_batch_cleanly(batch_env, s3_handler, sqs_ha
 
 
 def test_small_file_runs_inline_and_key_is_url_decoded(batch_env, s3_handler, upstream):
-    from gateway.batch.local import FakeContext
+    from gateway_dev.batch_worker import FakeContext
 
     data = jsonl([chat_line(f"s{i}") for i in range(3)])
     key, etag = put_input(data, name="my file")
@@ -258,7 +258,7 @@ def test_eventbridge_object_created_event_starts_the_batch(batch_env, s3_handler
     checked with Powertools' data class), then the same handler."""
     from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 
-    from gateway.batch.local import FakeContext
+    from gateway_dev.batch_worker import FakeContext
     from tests.batch.conftest import EVENTS
 
     data = jsonl([chat_line(f"e{i}") for i in range(2)])
@@ -310,7 +310,7 @@ def test_stand_alone_request_messages(batch_env, sqs_handler, upstream, virtual_
 def test_work_item_near_the_lambda_timeout_continues_in_a_new_message(batch_env, s3_handler, sqs_handler, upstream):
     """Little time left in the invocation: the worker stops claiming lines, re-sends its work item and
     reports success (no receive is used up); the next invocation finishes the chunk."""
-    from gateway.batch.local import FakeContext, queue_arn
+    from gateway_dev.batch_worker import FakeContext, queue_arn
 
     before = len(upstream.calls(UPSTREAM_MODEL))
     started = _start(s3_handler, jsonl([chat_line(f"t{i}") for i in range(100)]))

@@ -14,7 +14,7 @@ from tests.batch.test_events import LINE_COST, UPSTREAM_MODEL, _spend
 
 
 def _drop(s3_handler, data: bytes, **kwargs) -> tuple[str, dict]:
-    from gateway.batch.local import FakeContext
+    from gateway_dev.batch_worker import FakeContext
 
     key, etag = put_input(data, **kwargs)
     return key, s3_handler(s3_event(key, etag, len(data)), FakeContext())
@@ -24,10 +24,10 @@ def _items(prefix: str) -> list[dict]:
     """Every item of the test's (fresh) table whose pk starts with ``prefix``."""
     import os
 
-    from gateway.batch import store
+    from gateway.dynamo.codec import plain_item
 
     pages = _aws("dynamodb").get_paginator("scan").paginate(TableName=os.environ["GATEWAY_TABLE"])
-    items = [store.deser(i) for page in pages for i in page["Items"]]
+    items = [plain_item(i) for page in pages for i in page["Items"]]
     return [i for i in items if str(i["pk"]).startswith(prefix)]
 
 
@@ -47,9 +47,9 @@ def _grant(prefix: str, key_id: str) -> None:
 # ---------------------------------------------------------------- S3 drops
 @pytest.mark.parametrize("case", ["top-level", "never-granted", "withdrawn", "capitals", "other-bucket"])
 def test_a_drop_outside_a_granted_prefix_runs_nothing(case, batch_env, s3_handler, upstream, virtual_key):
-    from gateway import devstack
     from gateway.batch import prefixes
-    from gateway.batch.local import FakeContext
+    from gateway_dev import devstack
+    from gateway_dev.batch_worker import FakeContext
 
     token, key_hash = virtual_key(key_alias=f"ungranted-{case}")
     _grant("team", key_hash)
@@ -99,7 +99,7 @@ def test_a_drop_under_a_granted_prefix_runs_as_its_owner_and_bills_it(batch_env,
 @pytest.mark.parametrize("claim", ["master", "other-hash", "other-token"])
 def test_metadata_naming_another_owner_is_refused(claim, batch_env, s3_handler, upstream, virtual_key):
     from gateway.batch import store
-    from gateway.batch.local import FakeContext
+    from gateway_dev.batch_worker import FakeContext
 
     token, key_hash = virtual_key(key_alias="prefix-owner")
     other_token, other_hash = virtual_key(key_alias="named-in-metadata")

@@ -97,5 +97,20 @@ def test_no_import_cycle():
     assert cycle is None, " -> ".join(cycle)
 
 
+def test_the_runtime_never_imports_the_dev_package():
+    """``gateway_dev`` (moto stack, table creation, local batch worker) is not in the Lambda layer: no
+    import of it anywhere in ``gateway``, not even inside a function."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            found += [f"{path.relative_to(PACKAGE.parent)}: {n}" for n in names if n.split(".")[0] in {"gateway_dev", "moto"}]
+    assert not found, found
+
+
 def test_the_check_sees_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]

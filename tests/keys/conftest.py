@@ -80,7 +80,7 @@ def table(moto_server: SerialMotoServer, monkeypatch: pytest.MonkeyPatch) -> Ite
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("KEY_CACHE_TTL_SECONDS", "10")
     reset_caches()
-    from gateway.keys.store.dynamodb import ensure_table
+    from gateway_dev.devstack import ensure_table
 
     ensure_table(name)
     yield name

@@ -195,7 +195,7 @@ def shared(moto_server):
         mp.setenv(k, v)
     reset_caches()
     from gateway.keys.store import get_store
-    from gateway.keys.store.dynamodb import ensure_table
+    from gateway_dev.devstack import ensure_table
 
     ensure_table(name)
     with TestClient(build_app()) as c:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.keys.store.dynamodb import serialize
+from gateway.dynamo.codec import serialize
 
 
 @pytest.mark.parametrize("value, text", [

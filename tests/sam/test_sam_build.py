@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -59,7 +60,14 @@ def test_build_layout(sam_build) -> None:
     assert (gateway_layer / "gateway" / "__init__.py").is_file()
     assert (gateway_layer / "router" / "__init__.py").is_file(), "router/ (repo root) missing from GatewayLayer"
     assert not (gateway_layer / "router" / "artifacts").exists(), "router artifacts come from S3"
-    assert not (gateway_layer / "gateway" / "devstack.py").exists(), "devstack needs moto: not for Lambda"
+    # dev-only code (gateway_dev/: the moto stack, table creation, the local batch worker) is not shipped,
+    # and nothing shipped imports it or moto
+    assert not (gateway_layer / "gateway_dev").exists(), "gateway_dev is dev-only: not for Lambda"
+    assert not list(gateway_layer.rglob("devstack.py")) and not list(gateway_layer.rglob("batch_worker.py"))
+    dev_imports = re.compile(r"^\s*(from|import)\s+(gateway_dev|moto)\b", re.MULTILINE)
+    shipped_py = list(gateway_layer.rglob("*.py"))
+    assert not [p for p in shipped_py if dev_imports.search(p.read_text())], "a shipped module imports dev code"
+    assert not [p for p in shipped_py if "def ensure_table" in p.read_text()], "table creation is dev-only"
     # every serving source file of ../../router made it into the layer; the offline training CLI did not
     offline = {"artifacts", "train", "docs", "__pycache__", "tests"}
     src = {p.relative_to(ROOT / "router") for p in (ROOT / "router").rglob("*.py")

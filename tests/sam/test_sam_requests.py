@@ -54,7 +54,7 @@ def _generated_raw_events() -> dict[str, dict]:
 def function_env(moto_server, tmp_path_factory) -> dict[str, str]:
     """The environment template.yaml gives the function, pointing at moto: config in S3, the master
     key in Secrets Manager, the DynamoDB table. Nothing else from this process leaks in."""
-    from gateway import devstack
+    from gateway_dev import devstack
     import boto3
 
     suffix = uuid.uuid4().hex[:8]
@@ -177,7 +177,7 @@ def test_streaming_function_script_serves_the_app_with_uvicorn(sam_build, runtim
         pytest.skip("functions/gateway/run.sh not written yet (StreamingFunction's start script)")
     import httpx
 
-    from gateway import devstack
+    from gateway_dev import devstack
 
     built_script = sam_build.build_dir / "StreamingFunction" / "run.sh"
     assert built_script.exists() and os.access(built_script, os.X_OK), "run.sh must be executable in the build"

@@ -60,13 +60,15 @@ def test_streaming_function_is_optional_and_streams(template) -> None:
 
 
 def test_table_matches_the_local_stack_definition(template) -> None:
-    """The table the code is tested against locally (gateway.devstack) is the one AWS gets."""
-    from gateway import devstack
+    """The table the code is tested against locally (gateway.dynamo.table, which the dev stack
+    creates) is the one AWS gets."""
+    from gateway.dynamo import table
 
     props = template["Resources"]["GatewayTable"]["Properties"]
     for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode"):
-        assert props[key] == devstack.TABLE_DEFINITION[key], key
-    assert props["TimeToLiveSpecification"] == {"AttributeName": devstack.TTL_ATTRIBUTE, "Enabled": True}
+        assert props[key] == table.TABLE_DEFINITION[key], key
+    assert set(table.TABLE_DEFINITION) == {"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode"}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": table.TTL_ATTRIBUTE, "Enabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 

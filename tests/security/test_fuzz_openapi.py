@@ -41,7 +41,8 @@ FUZZ_BUCKET = "gateway-fuzz-bucket"
 @pytest.fixture(scope="module")
 def own_table(stack, moto_server) -> Iterator[None]:
     """Point the running app at a table and batch bucket of its own; restore the shared ones after."""
-    from gateway import devstack, settings
+    from gateway import settings
+    from gateway_dev import devstack
     from gateway.keys import resolve
 
     devstack.create_table(FUZZ_TABLE, moto_server.endpoint)

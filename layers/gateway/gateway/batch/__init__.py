@@ -13,8 +13,10 @@ One module per job:
 - ``runner.py``    runs one chunk: claim each line, call the pipeline, record, count the chunk once;
 - ``finalize.py``  the last chunk to be counted assembles the output and error files;
 - ``handlers.py``  the S3 and SQS Lambda entry points (``functions/batch`` are thin wrappers);
-- ``routes.py``    ``/v1/files`` and ``/v1/batches`` (OpenAI Files and Batches API);
-- ``local.py``     the local stand-in for the event source mapping (``make run``).
+- ``routes.py``    ``/v1/files`` and ``/v1/batches`` (OpenAI Files and Batches API).
+
+The local stand-in for the event source mapping (``make run``, tests) is dev-only:
+``gateway_dev/batch_worker.py``, next to this package, not in the layer.
 
 Exactly-once: every line has an item ``pk=BATCH#<id>, sk=LINE#<index>`` that a worker must claim with
 a conditional write before it calls the model, and a chunk adds its counts to the batch in one

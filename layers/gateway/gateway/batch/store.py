@@ -12,21 +12,23 @@
 item but a prefix grant (the master key's registration, kept until deleted) has ``ttl``
 (``BATCH_RETENTION_DAYS``). Counters on the batch item move once per chunk, guarded by the number
 set ``cd`` (chunks done), so a redelivered chunk never counts twice.
+
+Values go through ``gateway.dynamo.codec`` (written in fixed-point text, read back as plain dicts:
+numbers as int/float, ``cd`` as a set). Failures propagate as botocore raises them (this store does
+not map them to ``StoreUnavailable``); a failed condition is an answer (False / None / ``busy``).
 """
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from typing import Any, Iterator, Literal
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from gateway import aws
 from gateway.batch import settings as batch_settings
+from gateway.dynamo.codec import plain_item, serialize, serialize_values
+from gateway.dynamo.errors import error_code
 
-_SER = TypeSerializer()
-_DESER = TypeDeserializer()
 Claim = Literal["claimed", "done", "busy"]
 
 
@@ -34,42 +36,8 @@ class StoreMissing(RuntimeError):
     """No table configured: the batch API needs ``GATEWAY_TABLE``."""
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, set):
-        return {_plain(v) for v in value}
-    return value
-
-
-def _dyn(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _dyn(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dyn(v) for v in value]
-    return value
-
-
-def ser(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(_dyn(v)) for k, v in item.items() if v is not None}
-
-
-def deser(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_DESER.deserialize(v)) for k, v in raw.items()}
-
-
-def _vals(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(_dyn(v)) for k, v in values.items()}
-
-
 def _failed_condition(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in {"ConditionalCheckFailedException", "TransactionCanceledException"}
+    return error_code(exc) in {"ConditionalCheckFailedException", "TransactionCanceledException"}
 
 
 def table() -> str:
@@ -93,7 +61,7 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
 
 def _get(pk: str, sk: str) -> dict[str, Any] | None:
     out = _db().get_item(TableName=table(), Key=_key(pk, sk), ConsistentRead=True)
-    return deser(out["Item"]) if "Item" in out else None
+    return plain_item(out["Item"]) if "Item" in out else None
 
 
 # ---------------------------------------------------------------- files
@@ -102,7 +70,7 @@ def put_file(item: dict[str, Any]) -> None:
     order = max(time.time_ns() // 1000, created * 1_000_000)
     full = {"pk": f"FILE#{fid}", "sk": "META", "type": "batch_file", "gsi1pk": f"FILES#{owner}",
             "gsi1sk": f"{order:017d}#{fid}", "ttl": ttl_for(created), **item}
-    _db().put_item(TableName=table(), Item=ser(full))
+    _db().put_item(TableName=table(), Item=serialize(full))
 
 
 def get_file(file_id: str) -> dict[str, Any] | None:
@@ -117,7 +85,7 @@ def create_batch(item: dict[str, Any]) -> bool:
     full = {"pk": f"BATCH#{bid}", "sk": "META", "type": "batch", "gsi1pk": f"BATCHES#{owner}",
             "gsi1sk": f"{order:017d}#{bid}", "ttl": ttl_for(created), "completed": 0, "failed": 0, **item}
     try:
-        _db().put_item(TableName=table(), Item=ser(full), ConditionExpression="attribute_not_exists(pk)")
+        _db().put_item(TableName=table(), Item=serialize(full), ConditionExpression="attribute_not_exists(pk)")
     except ClientError as exc:
         if _failed_condition(exc):
             return False
@@ -147,12 +115,12 @@ def update_batch(batch_id: str, changes: dict[str, Any], *, when_status: tuple[s
     try:
         out = _db().update_item(TableName=table(), Key=_key(f"BATCH#{batch_id}", "META"), UpdateExpression=expr,
                                 ConditionExpression=cond, ExpressionAttributeNames=names,
-                                ExpressionAttributeValues=_vals(values), ReturnValues="ALL_NEW")
+                                ExpressionAttributeValues=serialize_values(values), ReturnValues="ALL_NEW")
     except ClientError as exc:
         if _failed_condition(exc):
             return None
         raise
-    return deser(out["Attributes"])
+    return plain_item(out["Attributes"])
 
 
 def set_stop(batch_id: str, code: str) -> None:
@@ -176,7 +144,7 @@ def count_chunk(batch_id: str, chunk: int, completed: int, failed: int) -> dict[
         if _failed_condition(exc):
             return None
         raise
-    return deser(out["Attributes"])
+    return plain_item(out["Attributes"])
 
 
 def _list(prefix: str, owner: str, limit: int, after: dict[str, Any] | None) -> tuple[list[dict[str, Any]], bool]:
@@ -186,9 +154,9 @@ def _list(prefix: str, owner: str, limit: int, after: dict[str, Any] | None) -> 
         "Limit": limit + 1,
     }
     if after is not None:
-        kwargs["ExclusiveStartKey"] = ser({k: after[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")})
+        kwargs["ExclusiveStartKey"] = serialize({k: after[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")})
     out = _db().query(**kwargs)
-    items = [deser(i) for i in out.get("Items", [])]
+    items = [plain_item(i) for i in out.get("Items", [])]
     return items[:limit], len(items) > limit
 
 
@@ -213,7 +181,7 @@ def claim(pk: str, sk: str, token: str, lease_seconds: float) -> Claim:
     now = time.time()
     item = {"pk": pk, "sk": sk, "st": "claimed", "tok": token, "lease": int(now + lease_seconds), "ttl": ttl_for(now)}
     try:
-        _db().put_item(TableName=table(), Item=ser(item),
+        _db().put_item(TableName=table(), Item=serialize(item),
                        ConditionExpression="attribute_not_exists(pk) OR (st = :c AND lease < :now)",
                        ExpressionAttributeValues={":c": {"S": "claimed"}, ":now": {"N": str(int(now))}},
                        ReturnValuesOnConditionCheckFailure="ALL_OLD")
@@ -221,7 +189,7 @@ def claim(pk: str, sk: str, token: str, lease_seconds: float) -> Claim:
         if not _failed_condition(exc):
             raise
         old = exc.response.get("Item")
-        state = deser(old).get("st") if old else (_get(pk, sk) or {}).get("st")
+        state = plain_item(old).get("st") if old else (_get(pk, sk) or {}).get("st")
         return "done" if state == "done" else "busy"
     return "claimed"
 
@@ -240,7 +208,7 @@ def finish(pk: str, sk: str, token: str, *, ok: bool, out: str | None, out_s3: s
         expr = "SET st = :d, ok = :ok, os3 = :s REMOVE lease"
     try:
         _db().update_item(TableName=table(), Key=_key(pk, sk), UpdateExpression=expr,
-                          ConditionExpression="st = :d2 AND tok = :t", ExpressionAttributeValues=_vals(values), **kwargs)
+                          ConditionExpression="st = :d2 AND tok = :t", ExpressionAttributeValues=serialize_values(values), **kwargs)
     except ClientError as exc:
         if _failed_condition(exc):
             return False
@@ -289,7 +257,7 @@ def _query_lines(batch_id: str, first: int, last: int, projection: str) -> Itera
     while True:
         out = _db().query(**kwargs)
         for raw in out.get("Items", []):
-            yield deser(raw)
+            yield plain_item(raw)
         if "LastEvaluatedKey" not in out:
             return
         kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
@@ -318,13 +286,13 @@ def put_prefix(prefix: str, owner: str, created_at: int) -> dict[str, Any] | Non
     item = {"pk": f"S3PREFIX#{prefix}", "sk": "META", "type": "batch_s3_prefix", "gsi1pk": "S3PREFIXES",
             "gsi1sk": prefix, "prefix": prefix, "owner": owner, "created_at": created_at}
     try:
-        _db().put_item(TableName=table(), Item=ser(item), ConditionExpression="attribute_not_exists(pk)",
+        _db().put_item(TableName=table(), Item=serialize(item), ConditionExpression="attribute_not_exists(pk)",
                        ReturnValuesOnConditionCheckFailure="ALL_OLD")
     except ClientError as exc:
         if not _failed_condition(exc):
             raise
         old = exc.response.get("Item")
-        return deser(old) if old else (get_prefix(prefix) or {"prefix": prefix})
+        return plain_item(old) if old else (get_prefix(prefix) or {"prefix": prefix})
     return None
 
 
@@ -336,7 +304,7 @@ def delete_prefix(prefix: str) -> dict[str, Any] | None:
     """Remove a grant; the removed item, or None if there was none."""
     out = _db().delete_item(TableName=table(), Key=_key(f"S3PREFIX#{prefix}", "META"),
                             ReturnValues="ALL_OLD")
-    return deser(out["Attributes"]) if "Attributes" in out else None
+    return plain_item(out["Attributes"]) if "Attributes" in out else None
 
 
 def list_prefixes() -> list[dict[str, Any]]:
@@ -346,7 +314,7 @@ def list_prefixes() -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     while True:
         out = _db().query(**kwargs)
-        items += [deser(i) for i in out.get("Items", [])]
+        items += [plain_item(i) for i in out.get("Items", [])]
         if "LastEvaluatedKey" not in out:
             return items
         kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]

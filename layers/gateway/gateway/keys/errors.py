@@ -1,17 +1,15 @@
 """The errors this package raises, all as OpenAI-shaped ``GatewayError`` (status, type, code, headers).
 
-Storage failures are ``StoreUnavailable`` internally and surface as 503: the gateway fails closed,
-it never serves a request whose key or limits it could not check.
+Storage failures are ``StoreUnavailable`` internally (raised by ``gateway.dynamo.errors``, re-exported
+here) and surface as 503: the gateway fails closed, it never serves a request whose key or limits it
+could not check.
 """
 from __future__ import annotations
 
 from typing import Mapping
 
+from gateway.dynamo.errors import StoreUnavailable  # noqa: F401 (re-exported)
 from gateway.errors import GatewayError
-
-
-class StoreUnavailable(Exception):
-    """DynamoDB could not be reached, throttled past retries, or the table is missing."""
 
 
 class AlreadySettled(Exception):

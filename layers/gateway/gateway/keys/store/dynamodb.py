@@ -19,8 +19,10 @@ hand, written by another version) raises ``UndecodableRecord`` naming the field;
 ``list_teams`` log and skip such items, so one bad item cannot fail a list for everyone.
 
 All calls go through the low-level client from ``gateway.aws`` (``AWS_ENDPOINT_URL`` points it at
-moto). Connection errors, throttling past botocore's retries and a missing table become
-``StoreUnavailable``; callers turn that into a 503 (fail closed).
+moto), values through ``gateway.dynamo.codec`` (numbers in fixed-point text) and failures through
+``gateway.dynamo.errors``: connection errors, throttling past botocore's retries and a missing table
+become ``StoreUnavailable``; callers turn that into a 503 (fail closed). The table itself is
+``gateway.dynamo.table``.
 """
 from __future__ import annotations
 
@@ -32,32 +34,17 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterable, TypeVar
 
-from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from gateway import aws
+from gateway.dynamo import errors as dynamo_errors
+from gateway.dynamo.codec import deserialize, json_value, serialize, to_dynamo
+from gateway.dynamo.errors import TransactionCancelled, condition_failed
 from gateway.keys.errors import AlreadySettled, StoreUnavailable
 from gateway.keys.durations import DurationError, parse_duration
 from gateway.keys.models import ZERO, KeyRecord, Limits, SpendLog, TeamRecord, UndecodableRecord, Usage
 from gateway.keys.store.base import Kind, KeyStore, Reservation, ReserveResult, Settlement, UsageDelta
 
-
-class _FixedPointSerializer(TypeSerializer):
-    """Numbers in fixed-point text. boto3 sends ``str(Decimal)``, which is ``2E-7`` below 1e-6;
-    DynamoDB accepts that, moto's server refuses it as an ``ADD`` operand (it parses a number
-    without a ``.`` with ``int()``, ``moto/dynamodb/models/dynamo_type.py``). moto also stores its
-    own sums below 1e-6 in that form, which no client can prevent."""
-
-    def _serialize_n(self, value: Any) -> str:
-        number = DYNAMODB_CONTEXT.create_decimal(value)
-        if not number.is_finite():
-            raise TypeError("Infinity and NaN not supported")
-        text = format(number, "f")
-        return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-_SER = _FixedPointSerializer()
-_DESER = TypeDeserializer()
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
 
@@ -78,68 +65,6 @@ USAGE_ATTRS = {
 
 #: a spare admission's record on the USAGE item: ``sp_<id> = {"c": reserved cost, "x": expiry}``
 SPARE_PREFIX = "sp_"
-
-_UNAVAILABLE_CODES = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "ResourceNotFoundException",
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "TransactionConflictException",
-    "TransactionInProgressException",
-}
-_RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
-
-
-# ---------------------------------------------------------------- value conversion
-def _dynamo_value(value: Any) -> Any:
-    """Python -> what TypeSerializer accepts (it refuses floats; DynamoDB numbers are decimal)."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float):
-        return _decimal(Decimal(repr(value)))
-    if isinstance(value, Decimal):
-        return _decimal(value)
-    if isinstance(value, dict):
-        return {str(k): _dynamo_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_dynamo_value(v) for v in value]
-    return value
-
-
-def _decimal(value: Decimal) -> Decimal:
-    """Plain notation (``0.02``, never ``2E-2`` or ``0E-10``): some emulators cannot add exponents."""
-    if value == 0:
-        return Decimal(0)
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return Decimal(text)
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB -> JSON-friendly Python (Decimal -> int/float) for free-form fields like metadata;
-    TypeError for what JSON cannot hold (binary values)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, set, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(_dynamo_value(v)) for k, v in item.items() if v is not None}
-
-
-def deserialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _DESER.deserialize(v) for k, v in item.items()}
 
 
 def _logged(decode: Callable[[dict[str, Any]], R], raw: dict[str, Any]) -> R:
@@ -253,7 +178,7 @@ class _Fields:
             return {}
         if isinstance(value, dict):
             try:
-                return _plain(value)
+                return json_value(value)
             except TypeError:
                 pass
         raise self.bad(name)
@@ -262,7 +187,7 @@ class _Fields:
 def _shown(value: Any) -> Any:
     """A stored value as JSON, for showing an undecodable item to an admin."""
     try:
-        return _plain(value)
+        return json_value(value)
     except TypeError:
         return repr(value)
 
@@ -433,7 +358,7 @@ def spend_log(raw: dict[str, Any]) -> SpendLog:
         key_alias=raw.get("key_alias"),
         model=raw.get("model", ""),
         deployment=raw.get("deployment"),
-        router=_plain(raw.get("router")) if raw.get("router") is not None else None,
+        router=json_value(raw.get("router")) if raw.get("router") is not None else None,
         prompt_tokens=int(raw.get("prompt_tokens", 0)),
         completion_tokens=int(raw.get("completion_tokens", 0)),
         cost=Decimal(raw.get("spend", ZERO)),
@@ -505,16 +430,7 @@ class DynamoDBKeyStore(KeyStore):
     # ------------------------------------------------------------ low-level
     def _call(self, op: str, **kwargs: Any) -> dict[str, Any]:
         """One client call; infrastructure failures become StoreUnavailable, the rest propagate."""
-        try:
-            return getattr(self.client, op)(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if code in _UNAVAILABLE_CODES or status >= 500:  # throttling or a server-side failure
-                raise StoreUnavailable(f"DynamoDB {op}: {code or status}") from exc
-            raise
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"DynamoDB {op}: {type(exc).__name__}") from exc
+        return dynamo_errors.call(self.client, op, **kwargs)
 
     def _get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
         out = self._call("get_item", TableName=self.table, Key=serialize({"pk": pk, "sk": sk}), ConsistentRead=consistent)
@@ -530,15 +446,8 @@ class DynamoDBKeyStore(KeyStore):
             kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
-        try:
-            self._call("transact_write_items", TransactItems=items)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if any(r in _RETRYABLE_REASONS for r in reasons):
-                raise StoreUnavailable(f"transaction cancelled: {reasons}") from exc
-            raise _Cancelled(reasons) from exc
+        """TransactionCancelled (with reasons) if cancelled; StoreUnavailable on contention or throttling."""
+        dynamo_errors.transact(self.client, items)
 
     def ping(self) -> None:
         """Readiness: one GetItem (needs only the permission requests use); StoreUnavailable if down."""
@@ -565,7 +474,7 @@ class DynamoDBKeyStore(KeyStore):
                 {"Put": {"TableName": self.table, "Item": serialize(key_item(record)), "ConditionExpression": "attribute_not_exists(pk)"}},
                 {"Put": {"TableName": self.table, "Item": serialize(_new_usage_item(pk, record.version))}},
             ])
-        except _Cancelled as exc:
+        except TransactionCancelled as exc:
             raise KeyError(record.token) from exc
 
     def _save(self, item: dict[str, Any], expected_version: int) -> None:
@@ -582,7 +491,7 @@ class DynamoDBKeyStore(KeyStore):
                     **uexpr.kwargs(),
                 }},
             ])
-        except _Cancelled as exc:
+        except TransactionCancelled as exc:
             raise LookupError(item["pk"]) from exc
 
     def save_key(self, record: KeyRecord, expected_version: int) -> None:
@@ -608,7 +517,7 @@ class DynamoDBKeyStore(KeyStore):
                             "ConditionExpression": "attribute_exists(pk)"}},
                 {"Delete": {"TableName": self.table, "Key": serialize({"pk": f"KEY#{old_hash}", "sk": "USAGE"})}},
             ])
-        except _Cancelled as exc:
+        except TransactionCancelled as exc:
             raise LookupError(old_hash) from exc
 
     def _listed(self, index_key: str, decode: Callable[[dict[str, Any]], R]) -> list[R]:
@@ -637,7 +546,7 @@ class DynamoDBKeyStore(KeyStore):
                 {"Put": {"TableName": self.table, "Item": serialize(team_item(record)), "ConditionExpression": "attribute_not_exists(pk)"}},
                 {"Put": {"TableName": self.table, "Item": serialize(_new_usage_item(pk, record.version))}},
             ])
-        except _Cancelled as exc:
+        except TransactionCancelled as exc:
             raise KeyError(record.team_id) from exc
 
     def save_team(self, record: TeamRecord, expected_version: int) -> None:
@@ -688,7 +597,7 @@ class DynamoDBKeyStore(KeyStore):
                 **e.kwargs(),
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
             item = exc.response.get("Item")
             return ReserveResult(False, usage_from(deserialize(item) if item else None))
@@ -696,11 +605,11 @@ class DynamoDBKeyStore(KeyStore):
 
     def reset_usage(self, kind: Kind, ident: str, changes: dict[str, Any], guards: dict[str, Any]) -> bool:
         e = _Expr()
-        sets = [f"{e.n(USAGE_ATTRS[f])} = {e.v(_dynamo_value(v))}" for f, v in changes.items()]
+        sets = [f"{e.n(USAGE_ATTRS[f])} = {e.v(to_dynamo(v))}" for f, v in changes.items()]
         conds = ["attribute_exists(pk)"]
         for f, v in guards.items():
             attr = e.n(USAGE_ATTRS[f])
-            conds.append(f"attribute_not_exists({attr})" if v is None else f"{attr} = {e.v(_dynamo_value(v))}")
+            conds.append(f"attribute_not_exists({attr})" if v is None else f"{attr} = {e.v(to_dynamo(v))}")
         try:
             self._call(
                 "update_item",
@@ -711,7 +620,7 @@ class DynamoDBKeyStore(KeyStore):
                 **e.kwargs(),
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -748,7 +657,7 @@ class DynamoDBKeyStore(KeyStore):
                            UpdateExpression=f"REMOVE {sp} ADD " + ", ".join(adds), **e.kwargs())
                 return
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not condition_failed(exc):
                     raise
 
     def reclaim_spares(self, kind: Kind, ident: str, spares: list[tuple[str, Decimal]]) -> bool:
@@ -766,7 +675,7 @@ class DynamoDBKeyStore(KeyStore):
                 **e.kwargs(),
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -794,14 +703,14 @@ class DynamoDBKeyStore(KeyStore):
             try:
                 self._call("put_item", TableName=self.table, Item=log, ConditionExpression="attribute_not_exists(pk)")
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                if condition_failed(exc):
                     raise AlreadySettled(s.log.request_id) from exc
                 raise
             return
         ops.append({"Put": {"TableName": self.table, "Item": log, "ConditionExpression": "attribute_not_exists(pk)"}})
         try:
             self._transact(ops)
-        except _Cancelled as exc:
+        except TransactionCancelled as exc:
             if exc.reasons and exc.reasons[-1] == "ConditionalCheckFailed":
                 raise AlreadySettled(s.log.request_id) from exc
             gone = {kind for (kind, delta), reason in zip(deltas, exc.reasons)
@@ -863,46 +772,7 @@ class DynamoDBKeyStore(KeyStore):
         return out[:limit]
 
 
-class _Cancelled(Exception):
-    def __init__(self, reasons: list[str | None]) -> None:
-        super().__init__(str(reasons))
-        self.reasons = reasons
-
-
-# ---------------------------------------------------------------- table + default instance
-def table_definition(name: str) -> dict[str, Any]:
-    """``create_table`` arguments for the contract's single table (tests and the local run use it;
-    template.yaml declares the same shape with PITR and SSE)."""
-    return {
-        "TableName": name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [
-            {"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "GlobalSecondaryIndexes": [{
-            "IndexName": "gsi1",
-            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
-        }],
-    }
-
-
-def ensure_table(name: str, client: Any | None = None) -> None:
-    """Create the table (and enable TTL on ``ttl``) if it does not exist. For local runs and tests."""
-    c = client or aws.client("dynamodb")
-    try:
-        c.create_table(**table_definition(name))
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
-            raise
-    c.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
-    try:
-        c.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
-    except ClientError:
-        pass  # already enabled
-
-
+# ---------------------------------------------------------------- default instance
 @functools.lru_cache(maxsize=4)
 def _store_for(table: str) -> DynamoDBKeyStore:
     return DynamoDBKeyStore(table)

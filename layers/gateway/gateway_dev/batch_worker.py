@@ -1,4 +1,4 @@
-"""The local stand-in for Lambda's event sources (``make run``, tests, benchmarks).
+"""The local stand-in for Lambda's event sources (``make run``, tests, benchmarks; dev-only, not in the layer).
 
 - ``create_local_queues``: the work queue and its dead-letter queue with the same redrive policy as
   ``template.yaml`` (on moto's server: ``AWS_ENDPOINT_URL``).

@@ -1,6 +1,6 @@
 """A local stand-in for the AWS side of the stack: moto's server on loopback, plus the bucket and
 table that ``template.yaml`` creates in AWS. Used by ``make run``, the tests and the benchmarks;
-never imported by the Lambda functions (the layer build leaves it out).
+never imported by the Lambda functions (dev-only package: the layer build leaves it out).
 """
 from __future__ import annotations
 
@@ -12,31 +12,14 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
-# Mirrors GatewayTable in template.yaml (a test keeps the two in step).
-TABLE_DEFINITION = {
-    "AttributeDefinitions": [
-        {"AttributeName": "pk", "AttributeType": "S"},
-        {"AttributeName": "sk", "AttributeType": "S"},
-        {"AttributeName": "gsi1pk", "AttributeType": "S"},
-        {"AttributeName": "gsi1sk", "AttributeType": "S"},
-    ],
-    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    "GlobalSecondaryIndexes": [
-        {
-            "IndexName": "gsi1",
-            "KeySchema": [
-                {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        }
-    ],
-    "BillingMode": "PAY_PER_REQUEST",
-}
-TTL_ATTRIBUTE = "ttl"
+from gateway.dynamo.errors import error_code
+from gateway.dynamo.table import TTL_ATTRIBUTE, create_table_args
+
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -107,14 +90,28 @@ def _client(service: str, endpoint: str):
     )
 
 
+def ensure_table(name: str, client: Any | None = None) -> None:
+    """Create the gateway's table (``gateway.dynamo.table``) and enable TTL on it, unless it exists.
+    ``client`` defaults to ``gateway.aws``'s (``AWS_ENDPOINT_URL``)."""
+    if client is None:
+        from gateway import aws  # only then: importing this module leaves the gateway's settings alone
+
+        client = aws.client("dynamodb")
+    try:
+        client.create_table(**create_table_args(name))
+    except ClientError as exc:
+        if error_code(exc) != "ResourceInUseException":
+            raise
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    try:
+        client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+    except ClientError:
+        pass  # already enabled
+
+
 def create_table(name: str, endpoint: str) -> None:
-    dynamodb = _client("dynamodb", endpoint)
-    existing = dynamodb.list_tables()["TableNames"]
-    if name not in existing:
-        dynamodb.create_table(TableName=name, **TABLE_DEFINITION)
-        dynamodb.update_time_to_live(
-            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
-        )
+    """``ensure_table`` on the moto server at ``endpoint``."""
+    ensure_table(name, _client("dynamodb", endpoint))
 
 
 def create_bucket(name: str, endpoint: str) -> None:
