@@ -23,6 +23,15 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    """Settings are read once per process (as on Lambda); a test starts from the environment as the
+    previous test's monkeypatch left it, so read it again."""
+    from gateway import settings
+
+    settings.reset()
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     from gateway_dev import devstack

@@ -17,6 +17,7 @@ from gateway import after_response
 from tests.conftest import MASTER_KEY, TABLE
 from tests.support import lambda_events as ev
 from tests.support.extensions_api import FakeExtensionsAPI
+from gateway import settings
 
 
 @pytest.fixture()
@@ -131,11 +132,14 @@ def test_off_outside_lambda_and_under_snapstart(monkeypatch):
     monkeypatch.delenv("AWS_LAMBDA_RUNTIME_API", raising=False)
     assert not after_response.enabled_here()
     monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+    settings.reset()  # settings are read once; re-read them
     assert after_response.enabled_here()
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    settings.reset()  # settings are read once; re-read them
     assert not after_response.enabled_here()
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
     monkeypatch.setenv("GATEWAY_SETTLE_AFTER_RESPONSE", "false")
+    settings.reset()  # settings are read once; re-read them
     assert not after_response.enabled_here()
     monkeypatch.setattr(after_response, "_extension", None)
     assert after_response.submit(lambda: None) is False  # not started: callers settle inline

@@ -114,3 +114,36 @@ def test_the_runtime_never_imports_the_dev_package():
 
 def test_the_check_sees_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+# Read at import by the libraries themselves too (Powertools' service/namespace, litellm's log level).
+IMPORT_TIME_ENV_ALLOWED = {"gateway.observability"}
+
+
+def _reads_environment(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Attribute) and n.attr in ("environ", "getenv")
+               and isinstance(n.value, ast.Name) and n.value.id == "os" for n in ast.walk(node))
+
+
+def import_time_environment_reads() -> list[str]:
+    """Modules whose top level (not a function or method body) reads ``os.environ``."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            if isinstance(node, ast.ClassDef):
+                body = [n for n in node.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+                if any(_reads_environment(n) for n in body):
+                    found.append(_module_name(path))
+            elif _reads_environment(node):
+                found.append(_module_name(path))
+    return sorted(set(found) - IMPORT_TIME_ENV_ALLOWED)
+
+
+def test_no_environment_reads_at_import_time():
+    """Settings objects (gateway.settings, gateway.keys.settings, gateway.batch.settings) read the
+    environment when asked, so a test or a SnapStart restore can change it and re-read."""
+    assert import_time_environment_reads() == []
+    assert _reads_environment(ast.parse("X = os.environ.get('A')"))

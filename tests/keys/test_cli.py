@@ -9,6 +9,7 @@ import pytest
 
 from gateway import cli
 from tests.keys.conftest import MASTER, free_port
+from gateway import settings
 
 
 @pytest.fixture()
@@ -85,6 +86,7 @@ def test_replay_settlements_from_error_log_lines(gateway_url, store, capsys, cap
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # DynamoDB unreachable
     monkeypatch.setenv("SETTLE_MAX_ATTEMPTS", "1")
     aws.reset()
+    settings.reset()  # settings are read once; re-read them
     with caplog.at_level(logging.ERROR, logger="gateway.keys.spend"):
         settle(adm, cost=0.25)
     monkeypatch.setenv("AWS_ENDPOINT_URL", good)

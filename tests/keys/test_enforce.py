@@ -14,6 +14,7 @@ from gateway.keys.schemas import GenerateKeyRequest, NewTeamRequest, UpdateKeyRe
 from tests.keys.conftest import all_items
 
 PRICE = dict(input_cost_per_token=0.001, output_cost_per_token=0.002)
+from gateway import settings
 
 
 def make_key(**fields) -> str:
@@ -196,6 +197,7 @@ def test_settle_failure_is_queued_and_replayed(store, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("SETTLE_MAX_ATTEMPTS", "2")
     aws.reset()
+    settings.reset()  # settings are read once; re-read them
     settle(a, cost=0.2)  # does not raise
     assert [s.log.request_id for s in spend.pending()] == ["queued"]
     monkeypatch.setenv("AWS_ENDPOINT_URL", good)
@@ -212,7 +214,8 @@ def test_leaked_slot_from_killed_instance_is_recovered(store, monkeypatch):
     admit(p, "killed")  # never settled: its instance "died"
     with pytest.raises(GatewayError):
         admit(p, "blocked")
-    monkeypatch.setattr(limits, "STALE_AFTER_SECONDS", 0.0)
+    monkeypatch.setenv("KEY_SLOT_STALE_SECONDS", "0")
+    settings.reset()  # settings are read once; re-read them
     time.sleep(0.01)
     settle(admit(p, "recovered"), cost=0.01)
     u = store.get_usage("key", p.key_hash)

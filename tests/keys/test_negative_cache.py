@@ -17,6 +17,7 @@ from gateway.keys.tokens import hash_token, key_name
 
 INVALID_BODY = {"error": {"message": "Invalid API key.", "type": "authentication_error", "param": None,
                           "code": "invalid_api_key"}}
+from gateway import settings
 
 
 def new_token() -> str:
@@ -49,6 +50,7 @@ def info(client, token: str):
 def negative_ttl(monkeypatch: pytest.MonkeyPatch):
     def set_ttl(seconds: float) -> None:
         monkeypatch.setenv("KEY_NEGATIVE_CACHE_SECONDS", str(seconds))
+        settings.reset()  # settings are read once; re-read them
 
     set_ttl(60)
     return set_ttl

@@ -8,6 +8,7 @@ import pytest
 from gateway.errors import GatewayError
 from gateway.keys import admin, enforce, resolve
 from gateway.keys.schemas import GenerateKeyRequest, NewTeamRequest, UpdateTeamRequest
+from gateway import settings
 
 
 def make_key(**fields) -> str:
@@ -44,6 +45,7 @@ def test_resolve_principal_and_admin_flag(store):
 
 def test_cache_hit_within_ttl_then_reload(store, monkeypatch):
     monkeypatch.setenv("KEY_CACHE_TTL_SECONDS", "0.5")
+    settings.reset()  # settings are read once; re-read them
     token = make_key()
     assert count_calls(lambda: resolve.resolve_token(token)) == ["GetItem"]
     assert count_calls(lambda: resolve.resolve_token(token)) == []  # cached
@@ -55,6 +57,7 @@ def test_revoked_key_works_from_cache_for_at_most_ttl(store, monkeypatch):
     """The documented window: resolve may serve a blocked key until its cache entry expires,
     but admission (every model request) refuses it at once."""
     monkeypatch.setenv("KEY_CACHE_TTL_SECONDS", "1.5")
+    settings.reset()  # settings are read once; re-read them
     token = make_key()
     p = resolve.resolve_token(token)
     # block from "another instance": write the store directly, so this process's cache is not told

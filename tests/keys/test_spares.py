@@ -13,6 +13,7 @@ from gateway.keys.schemas import GenerateKeyRequest, NewTeamRequest, UpdateKeyRe
 from tests.keys.test_enforce import PRICE, make_key
 
 WORST = Decimal("0.03")  # 10 prompt + 10 max tokens at PRICE
+from gateway import settings
 
 
 @pytest.fixture(autouse=True)
@@ -108,6 +109,7 @@ def test_a_spare_that_does_not_cover_the_request_is_given_back(store):
 def test_a_spare_is_not_used_in_another_minute_or_after_its_ttl(store, monkeypatch):
     p = resolve.resolve_token(make_key(rpm_limit=100))
     monkeypatch.setenv("KEY_SPARE_TTL_SECONDS", "300")  # still fresh a minute later: only the window differs
+    settings.reset()  # settings are read once; re-read them
     finish(admit(p, "r1"))
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() + 60)  # the next minute window
@@ -118,6 +120,7 @@ def test_a_spare_is_not_used_in_another_minute_or_after_its_ttl(store, monkeypat
 
     q = resolve.resolve_token(make_key(max_budget=10))  # no rpm/tpm: the minute does not matter, the TTL does
     monkeypatch.setenv("KEY_SPARE_TTL_SECONDS", "0.05")
+    settings.reset()  # settings are read once; re-read them
     finish(admit(q, "q1"))
     time.sleep(0.1)
     assert admit(q, "q2").spare_id is None
@@ -167,12 +170,14 @@ def test_team_spares_are_exact_too(store):
 def test_a_spare_whose_instance_is_gone_is_reclaimed(store, monkeypatch):
     p = resolve.resolve_token(make_key(max_budget=0.05))
     monkeypatch.setenv("KEY_SPARE_TTL_SECONDS", "0.05")
+    settings.reset()  # settings are read once; re-read them
     finish(admit(p, "r1"))  # spend 0.01, and a spare of 0.03 held by this "instance"...
     spares.forget_all()  # ...which is then retired without giving it back
     with pytest.raises(GatewayError) as e:  # 0.01 + 0.03 held + 0.03 > 0.05
         enforce.admit(p, request_id="r2", model="mock", prompt_tokens=10, max_tokens=10, **PRICE)
     assert e.value.code == "budget_exceeded"
-    monkeypatch.setattr(limits, "STALE_AFTER_SECONDS", 0.0)
+    monkeypatch.setenv("KEY_SLOT_STALE_SECONDS", "0")
+    settings.reset()  # settings are read once; re-read them
     time.sleep(0.1)  # past the spare's expiry (+ the stale margin): nothing can be running on it
     admitted = enforce.admit(p, request_id="r3", model="mock", prompt_tokens=10, max_tokens=10, **PRICE)
     finish(admitted)
@@ -195,11 +200,13 @@ def test_settling_a_reclaimed_spare_adds_spend_and_releases_nothing(store):
 
 def test_spares_can_be_switched_off(store, monkeypatch):
     monkeypatch.setenv("KEY_SPARE_ADMISSIONS", "false")
+    settings.reset()  # settings are read once; re-read them
     p = resolve.resolve_token(make_key(max_budget=10))
     finish(admit(p, "r1"))
     assert store.get_usage("key", p.key_hash).spares == ()
     monkeypatch.setenv("KEY_SPARE_ADMISSIONS", "true")
     monkeypatch.setenv("KEY_CACHE_TTL_SECONDS", "0")  # no key cache: no spares either
+    settings.reset()  # settings are read once; re-read them
     finish(admit(p, "r2"))
     assert store.get_usage("key", p.key_hash).spares == ()
 
@@ -217,6 +224,7 @@ def test_an_expired_key_is_refused_and_its_spare_given_back(store):
 
 def test_expired_spares_of_other_keys_are_given_back_after_a_response(store, monkeypatch):
     monkeypatch.setenv("KEY_SPARE_TTL_SECONDS", "0.3")
+    settings.reset()  # settings are read once; re-read them
     idle = resolve.resolve_token(make_key(max_budget=10))
     busy = resolve.resolve_token(make_key(max_budget=10))
     finish(admit(idle, "idle-1"))  # this instance now holds a spare for `idle`, which sends nothing more
@@ -242,6 +250,7 @@ def test_a_failed_spare_settle_replays_from_its_log_line_exactly(store, monkeypa
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # DynamoDB unreachable at settle time
     monkeypatch.setenv("SETTLE_MAX_ATTEMPTS", "1")
     aws.reset()
+    settings.reset()  # settings are read once; re-read them
     enforce.settle(used, prompt_tokens=10, completion_tokens=5, cost=0.02, status=200, deployment="mock-1",
                    router=None, latency_ms=1.0)
     [queued] = [s for s in spend.pending() if s.log.key_hash == p.key_hash]

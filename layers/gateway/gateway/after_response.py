@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import queue
 import threading
 import time
 import urllib.request
 from typing import Callable, Coroutine
+
+from gateway.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +134,12 @@ _extension: AfterResponse | None = None
 
 def enabled_here() -> bool:
     """On Lambda, not restored from a SnapStart snapshot, not switched off."""
-    if not os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+    settings = get_settings()
+    if not settings.lambda_runtime_api:
         return False
-    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+    if settings.lambda_initialization_type == "snap-start":
         return False
-    return os.environ.get("GATEWAY_SETTLE_AFTER_RESPONSE", "true").strip().lower() not in ("0", "false", "no", "off")
+    return settings.settle_after_response
 
 
 def start() -> bool:
@@ -145,7 +147,7 @@ def start() -> bool:
     global _extension
     if _extension is not None or not enabled_here():
         return bool(_extension and _extension.active)
-    extension = AfterResponse(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    extension = AfterResponse(get_settings().lambda_runtime_api)
     try:
         extension.start()
     except Exception:

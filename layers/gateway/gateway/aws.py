@@ -7,25 +7,25 @@ Clients are cached per process: building one costs milliseconds and Lambda reuse
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-_CLIENT_CONFIG = Config(
-    connect_timeout=float(os.environ.get("AWS_CONNECT_TIMEOUT", "2")),
-    read_timeout=float(os.environ.get("AWS_READ_TIMEOUT", "5")),
-    retries={"max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "3")), "mode": "standard"},
-    # botocore's default pool of 10 is below what a batch worker or uvicorn keeps in flight.
-    max_pool_connections=int(os.environ.get("AWS_MAX_POOL_CONNECTIONS", "64")),
-)
+from gateway.settings import get_settings
+
+
+def _client_config() -> Config:
+    settings = get_settings()
+    return Config(connect_timeout=settings.aws_connect_timeout, read_timeout=settings.aws_read_timeout,
+                  retries={"max_attempts": settings.aws_max_attempts, "mode": "standard"},
+                  max_pool_connections=settings.aws_max_pool_connections)
 
 
 @functools.lru_cache(maxsize=None)
 def client(service: str) -> Any:
     """A cached low-level client for ``service`` (``"s3"``, ``"dynamodb"``, ``"sqs"``, ...)."""
-    return boto3.session.Session().client(service, config=_CLIENT_CONFIG)
+    return boto3.session.Session().client(service, config=_client_config())
 
 
 @functools.lru_cache(maxsize=None)

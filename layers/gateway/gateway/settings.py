@@ -17,8 +17,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
-from dataclasses import dataclass
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
@@ -34,50 +35,49 @@ KNOWN_MASTER_KEYS = frozenset({
 GENERATE_KEY_COMMAND = """python -c 'import secrets; print("sk-" + secrets.token_urlsafe(32))'"""
 
 
-def _flag(name: str, default: bool = False) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+def _env(name: str, *more: str) -> AliasChoices:
+    return AliasChoices(name, *more)
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw else default
+class Settings(BaseSettings):
+    """The gateway's environment, read once (``get_settings``); ``reset()`` re-reads it.
 
+    pydantic-settings parses the types (``true``/``1``/``yes``/``on`` for flags); an empty
+    variable counts as unset, as ``os.environ.get(NAME) or default`` did.
+    """
 
-@dataclass(frozen=True)
-class Settings:
-    config_path: str | None
-    config_bucket: str | None
-    config_key: str
-    config_hot_reload: bool
-    config_sync_interval: int
-    router_bucket: str | None
-    router_key: str
-    table_name: str | None
-    master_key_secret_id: str | None
-    max_body_bytes: int
-    tmp_dir: str
-    log_prompts: bool
-    dev_mode: bool
+    model_config = SettingsConfigDict(frozen=True, env_ignore_empty=True, extra="ignore", populate_by_name=True)
+
+    config_path: str | None = Field(None, validation_alias=_env("LITELLM_CONFIG_PATH"))
+    config_bucket: str | None = Field(None, validation_alias=_env("CONFIG_S3_BUCKET"))
+    config_key: str = Field("config/config.yaml", validation_alias=_env("CONFIG_S3_KEY"))
+    config_hot_reload: bool = Field(False, validation_alias=_env("CONFIG_HOT_RELOAD"))
+    config_sync_interval: int = Field(60, validation_alias=_env("CONFIG_SYNC_INTERVAL"))
+    router_bucket: str | None = Field(None, validation_alias=_env("LLMROUTER_MODEL_S3_BUCKET"))
+    router_key: str = Field("router/", validation_alias=_env("LLMROUTER_MODEL_S3_KEY"))
+    table_name: str | None = Field(None, validation_alias=_env("GATEWAY_TABLE"))
+    master_key_env: str | None = Field(None, validation_alias=_env("LITELLM_MASTER_KEY"), repr=False)
+    master_key_secret_id: str | None = Field(None, validation_alias=_env("MASTER_KEY_SECRET_ID"))
+    # API Gateway caps payloads at 10 MB and Function URLs at 6 MB; refuse earlier, clearly.
+    max_body_bytes: int = Field(6 * 1024 * 1024, validation_alias=_env("GATEWAY_MAX_BODY_BYTES"))
+    tmp_dir: str = Field("/tmp/llm-gateway", validation_alias=_env("GATEWAY_TMP_DIR"))
+    log_prompts: bool = Field(False, validation_alias=_env("GATEWAY_LOG_PROMPTS"))
+    # Set by scripts/run_local.py only; never inferred (e.g. from missing AWS variables).
+    dev_mode: bool = Field(False, validation_alias=_env("GATEWAY_DEV_MODE"))
+    settle_after_response: bool = Field(True, validation_alias=_env("GATEWAY_SETTLE_AFTER_RESPONSE"))
+    # Set by Lambda itself (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html).
+    lambda_runtime_api: str | None = Field(None, validation_alias=_env("AWS_LAMBDA_RUNTIME_API"))
+    lambda_initialization_type: str | None = Field(None, validation_alias=_env("AWS_LAMBDA_INITIALIZATION_TYPE"))
+    # boto3 clients (gateway.aws): botocore's default pool of 10 is below what a batch worker or
+    # uvicorn keeps in flight.
+    aws_connect_timeout: float = Field(2.0, validation_alias=_env("AWS_CONNECT_TIMEOUT"))
+    aws_read_timeout: float = Field(5.0, validation_alias=_env("AWS_READ_TIMEOUT"))
+    aws_max_attempts: int = Field(3, validation_alias=_env("AWS_MAX_ATTEMPTS"))
+    aws_max_pool_connections: int = Field(64, validation_alias=_env("AWS_MAX_POOL_CONNECTIONS"))
 
     @classmethod
     def from_env(cls) -> "Settings":
-        return cls(
-            config_path=os.environ.get("LITELLM_CONFIG_PATH") or None,
-            config_bucket=os.environ.get("CONFIG_S3_BUCKET") or None,
-            config_key=os.environ.get("CONFIG_S3_KEY") or "config/config.yaml",
-            config_hot_reload=_flag("CONFIG_HOT_RELOAD"),
-            config_sync_interval=_int("CONFIG_SYNC_INTERVAL", 60),
-            router_bucket=os.environ.get("LLMROUTER_MODEL_S3_BUCKET") or None,
-            router_key=os.environ.get("LLMROUTER_MODEL_S3_KEY") or "router/",
-            table_name=os.environ.get("GATEWAY_TABLE") or None,
-            master_key_secret_id=os.environ.get("MASTER_KEY_SECRET_ID") or None,
-            # API Gateway caps payloads at 10 MB and Function URLs at 6 MB; refuse earlier, clearly.
-            max_body_bytes=_int("GATEWAY_MAX_BODY_BYTES", 6 * 1024 * 1024),
-            tmp_dir=os.environ.get("GATEWAY_TMP_DIR") or "/tmp/llm-gateway",
-            log_prompts=_flag("GATEWAY_LOG_PROMPTS"),
-            # Set by scripts/run_local.py only; never inferred (e.g. from missing AWS variables).
-            dev_mode=_flag("GATEWAY_DEV_MODE"),
-        )
+        return cls()
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,7 +94,7 @@ def master_key() -> str | None:
     so a rotated secret takes effect in new execution environments. The client is ``gateway.aws``'s,
     which a restore rebuilds with fresh credentials.
     """
-    direct = os.environ.get("LITELLM_MASTER_KEY", "").strip()
+    direct = (get_settings().master_key_env or "").strip()
     if direct:
         return direct
     secret_id = get_settings().master_key_secret_id
@@ -114,7 +114,7 @@ def master_key() -> str | None:
 
 def master_key_origin() -> str:
     """Where ``master_key()`` comes from, for messages."""
-    if os.environ.get("LITELLM_MASTER_KEY"):
+    if get_settings().master_key_env:
         return "LITELLM_MASTER_KEY"
     return f"the Secrets Manager secret MASTER_KEY_SECRET_ID ({get_settings().master_key_secret_id})"
 
@@ -155,6 +155,9 @@ def check_master_key(key: str | None, origin: str) -> None:
 
 
 def reset() -> None:
-    """Re-read the environment (tests change it between cases)."""
+    """Re-read the environment, this package's and ``gateway.keys``' (tests change it between cases)."""
+    from gateway.keys import settings as key_settings  # keys' knobs, kept in their own package
+
     get_settings.cache_clear()
     master_key.cache_clear()
+    key_settings.get.cache_clear()

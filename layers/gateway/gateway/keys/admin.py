@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, TypeVar
 from gateway.errors import GatewayError, bad_request, not_found
 from gateway.keys import errors as kerr
 from gateway.keys import resolve, tokens
+from gateway.keys import settings as key_settings
 from gateway.keys.access import ALL_TEAM_MODELS, matches
 from gateway.keys.durations import parse_duration
 from gateway.keys.models import KeyRecord, Limits, SpendLog, TeamRecord, UndecodableRecord, Usage
@@ -462,7 +463,7 @@ def spend_logs(*, api_key: str | None, user_id: str | None, request_id: str | No
 
     store = _store()
     now = time.time()
-    retention = float(os.environ.get("SPEND_LOG_TTL_DAYS", "30")) * 86400
+    retention = key_settings.get().spend_log_ttl_days * 86400
     start = _parse_when(start_date, "start_date", end=False)
     end = _parse_when(end_date, "end_date", end=True)
     start = now - retention - 86400 if start is None else start

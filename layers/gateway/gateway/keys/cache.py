@@ -16,11 +16,12 @@ once (``resolve.invalidate``).
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import OrderedDict
 from typing import Generic, TypeVar
+
+from gateway.keys import settings
 
 V = TypeVar("V")
 
@@ -29,11 +30,11 @@ NEGATIVE_MAX_ENTRIES = 10_000  # hashes, about 3 MB when full
 
 
 def ttl_seconds() -> float:
-    return float(os.environ.get("KEY_CACHE_TTL_SECONDS", "10"))
+    return settings.get().cache_ttl_seconds
 
 
 def negative_ttl_seconds() -> float:
-    return float(os.environ.get("KEY_NEGATIVE_CACHE_SECONDS", "5"))
+    return settings.get().negative_cache_seconds
 
 
 class TTLCache(Generic[V]):

@@ -8,10 +8,10 @@ instances racing on the same key cannot together pass a limit: there is no read-
 Slow path, only when that condition fails: look at the item as it was (returned by the failed
 write, no extra read) and either
 - roll the window or the budget period forward with a guarded write, then retry;
-- reclaim spare admissions (``spares.py``) that expired more than ``STALE_AFTER_SECONDS`` ago (their
+- reclaim spare admissions (``spares.py``) that expired more than ``stale_after_seconds()`` ago (their
   instance is gone; nothing admitted against them can still be running), then retry;
 - free slots and reservations leaked by an instance killed mid-request (no admission for longer
-  than a Lambda can run, ``STALE_AFTER_SECONDS``), then retry;
+  than a Lambda can run, ``stale_after_seconds()``), then retry;
 - or report the limit that is really reached (429 with ``retry-after`` and ``x-ratelimit-*``).
 
 rpm/tpm use fixed one-minute windows (``epoch // 60``), as LiteLLM's limiter does: at most ``rpm``
@@ -22,19 +22,24 @@ total, so within a window tokens never pass ``tpm`` at admission.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 
 from gateway.errors import GatewayError
 from gateway.keys import budgets
+from gateway.keys import settings as key_settings
 from gateway.keys import errors as kerr
 from gateway.keys.models import KeyRecord, Limits, TeamRecord, Usage
 from gateway.keys.store.base import Kind, KeyStore, Reservation
 
 WINDOW_SECONDS = 60
-#: Lambda runs at most 900 s; no admission for longer than this means nothing is in flight.
-STALE_AFTER_SECONDS = float(os.environ.get("KEY_SLOT_STALE_SECONDS", "960"))
+
+
+def stale_after_seconds() -> float:
+    """Lambda runs at most 900 s; no admission for longer than this means nothing is in flight
+    (``KEY_SLOT_STALE_SECONDS``, default 960)."""
+    return key_settings.get().slot_stale_seconds
+
 MAX_ATTEMPTS = 8
 
 
@@ -140,9 +145,10 @@ def reserve(
                 period, moved = u.period, True
         if moved:
             continue
-        idle = u.active_at < now - STALE_AFTER_SECONDS  # (every spare is older than the last admission)
+        stale = stale_after_seconds()
+        idle = u.active_at < now - stale  # (every spare is older than the last admission)
         abandoned = [(spare_id, cost) for spare_id, cost, expires in u.spares
-                     if idle or expires < now - STALE_AFTER_SECONDS]
+                     if idle or expires < now - stale]
         if abandoned:
             store.reclaim_spares(kind, ident, abandoned)
             continue

@@ -27,7 +27,6 @@ Keys and teams with ``max_parallel_requests`` get no spares (a spare would hold 
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -37,6 +36,7 @@ from decimal import Decimal
 from gateway.principal import Principal
 from gateway.errors import GatewayError
 from gateway.keys import budgets, cache, limits
+from gateway.keys import settings as key_settings
 from gateway.keys.errors import StoreUnavailable
 from gateway.keys.store.base import KeyStore
 
@@ -68,12 +68,11 @@ _lock = threading.Lock()
 
 
 def ttl_seconds() -> float:
-    return float(os.environ.get("KEY_SPARE_TTL_SECONDS", cache.ttl_seconds()))
+    return key_settings.get().spare_ttl
 
 
 def enabled() -> bool:
-    switched_on = os.environ.get("KEY_SPARE_ADMISSIONS", "true").strip().lower() not in ("0", "false", "no", "off")
-    return switched_on and ttl_seconds() > 0
+    return key_settings.get().spare_admissions and ttl_seconds() > 0
 
 
 def eligible(principal: Principal) -> bool:

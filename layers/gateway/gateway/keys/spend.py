@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import threading
 import time
@@ -25,6 +24,7 @@ from dataclasses import asdict, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from gateway.keys import settings as key_settings
 from gateway.keys.errors import AlreadySettled, StoreUnavailable
 from gateway.keys.models import SpendLog
 from gateway.keys.store.base import KeyStore, Settlement, UsageDelta
@@ -37,7 +37,7 @@ MAX_PENDING = 10_000
 
 
 def log_ttl(now: float) -> int:
-    days = float(os.environ.get("SPEND_LOG_TTL_DAYS", "30"))
+    days = key_settings.get().spend_log_ttl_days
     return int(now + days * 86400)
 
 
@@ -48,12 +48,12 @@ def payload_text(payload: dict | None) -> str | None:
     if payload is None or not get_settings().log_prompts:
         return None
     text = json.dumps(payload, default=str)
-    limit = int(os.environ.get("SPEND_LOG_MAX_PAYLOAD_BYTES", str(64 * 1024)))
+    limit = key_settings.get().spend_log_max_payload_bytes
     return text if len(text.encode()) <= limit else text.encode()[:limit].decode(errors="ignore") + "...[truncated]"
 
 
 def max_attempts() -> int:
-    return max(1, int(os.environ.get("SETTLE_MAX_ATTEMPTS", "5")))
+    return key_settings.get().settle_max_attempts
 
 
 def commit(store: KeyStore, settlement: Settlement) -> bool:
