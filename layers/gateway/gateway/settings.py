@@ -21,6 +21,8 @@ import logging
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.keys import settings as key_settings  # keys' knobs live in their own package
+
 log = logging.getLogger(__name__)
 
 MASTER_KEY_MIN_LENGTH = 20
@@ -156,8 +158,6 @@ def check_master_key(key: str | None, origin: str) -> None:
 
 def reset() -> None:
     """Re-read the environment, this package's and ``gateway.keys``' (tests change it between cases)."""
-    from gateway.keys import settings as key_settings  # keys' knobs, kept in their own package
-
     get_settings.cache_clear()
     master_key.cache_clear()
     key_settings.get.cache_clear()
