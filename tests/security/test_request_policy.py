@@ -238,3 +238,18 @@ def test_the_reservation_covers_the_dearest_group_a_fallback_may_reach(http_serv
     assert len(upstream.requests) == seen_before
     alone = httpx.post(http_server + "/v1/chat/completions", headers=_auth(key), timeout=10, json=body)
     assert alone.status_code == 502, alone.text  # admitted; the failing primary answers for itself
+
+
+def test_a_stream_is_charged_at_the_answering_groups_price_not_the_dearest_fallback(http_server):
+    """litellm prices no stream; the settle uses the group that answered (``canary``), although the
+    reservation covered ``canary-premium`` (ten times dearer), which never answered."""
+    response = httpx.post(http_server + "/key/generate", headers=_auth(MASTER_KEY), timeout=10,
+                          json={"models": ["canary", "canary-premium"], "max_budget": 5})
+    key = response.json()["key"]
+    with httpx.stream("POST", http_server + "/v1/chat/completions", headers=_auth(key), timeout=10,
+                      json={"model": "canary", "messages": USER, "stream": True,
+                            "fallbacks": ["canary-premium"]}) as streamed:
+        assert streamed.status_code == 200
+        assert "[DONE]" in "".join(streamed.iter_text())
+    price = PROMPT_TOKENS * 0.000001 + COMPLETION_TOKENS * 0.000002  # canary's model_info
+    assert _spend(http_server, key) == pytest.approx(price, rel=1e-6)

@@ -185,9 +185,19 @@ def _cost(engine: Engine, call: Call, response: Any, prompt_tokens: int, complet
     cost = hidden.get("response_cost")
     if cost is not None:
         return float(cost)
-    # litellm priced nothing (streams): the dearest group the call could have reached, never less
-    price = engine.catalog.highest_price(call.reachable_groups())
+    # litellm priced nothing (streams): the answering group's price; if it cannot be told, the
+    # dearest group the call could have reached, never less
+    answered = _answering_group(engine, hidden)
+    price = (engine.catalog.price(answered) if answered in call.reachable_groups()
+             else engine.catalog.highest_price(call.reachable_groups()))
     return prompt_tokens * price.input_cost_per_token + completion_tokens * price.output_cost_per_token
+
+
+def _answering_group(engine: Engine, hidden: dict[str, Any]) -> str | None:
+    """The model group of the deployment that answered (litellm's ``model_id``, also on stream chunks)."""
+    model_id = hidden.get("model_id")
+    deployment = engine.provider_router.get_deployment(model_id=model_id) if model_id else None
+    return getattr(deployment, "model_name", None)
 
 
 def _deployment(response: Any) -> str | None:
@@ -327,7 +337,7 @@ async def _relay(engine: Engine, call: Call, first: Any, iterator: Any) -> Async
                 call.admission,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
-                cost=_cost(engine, call, None, prompt_tokens, completion_tokens),  # chunks carry no cost
+                cost=_cost(engine, call, first, prompt_tokens, completion_tokens),  # chunks carry no cost
                 status=status,
                 deployment=deployment,
                 router=call.router,
