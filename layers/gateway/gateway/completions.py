@@ -112,12 +112,13 @@ async def start(
     call = Call(kind=kind, request_id=request_id, principal=principal, requested_model=body.model, group=group,
                 router=decision, fallbacks=_fallback_chains(engine, principal, group, body.fallbacks),
                 dropped=body.dropped)
-    call.client_params = request_policy.authorize_client_auth(
-        body.client_auth,
-        [entry.litellm_params.configurable_clientside_auth_params
-         for name in call.reachable_groups() for entry in engine.config.deployments(name)],
-        allow_all=engine.config.general_settings.allow_client_side_credentials,
-    )
+    if body.client_auth:  # the opt-ins are looked up only for a caller that sent credentials
+        call.client_params = request_policy.authorize_client_auth(
+            body.client_auth,
+            [entry.litellm_params.configurable_clientside_auth_params
+             for name in call.reachable_groups() for entry in engine.config.deployments(name)],
+            allow_all=engine.config.general_settings.allow_client_side_credentials,
+        )
     if accounting.enabled():
         default_max = engine.config.general_settings.default_max_tokens
         call.admission = await accounting.admit(

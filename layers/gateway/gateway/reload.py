@@ -67,8 +67,6 @@ class CheckSchedule:
 
 
 class Reloadable(Protocol):
-    def load(self) -> object: ...
-
     def due(self) -> bool: ...
 
     def refresh(self) -> object: ...
@@ -81,10 +79,6 @@ class Reloads:
 
     def __init__(self, *stores: Reloadable) -> None:
         self.stores = stores
-
-    def load(self) -> None:
-        for store in self.stores:
-            store.load()
 
     def due(self) -> bool:
         """True when ``refresh()`` would call a source (S3 HEAD or LIST); otherwise it is a no-op."""

@@ -9,7 +9,6 @@ the providers that take them and that cannot redirect, re-credential or re-price
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -17,7 +16,6 @@ class Protocol:
     name: str
     allowed: frozenset[str]  # may reach litellm as its own argument
     gateway_fields: frozenset[str]  # read by the gateway itself, never passed on as they are
-    unknown: Literal["drop", "pass"] = "drop"  # what becomes of a name on neither list nor refused
 
     def knows(self, name: str) -> bool:
         return name in self.allowed or name in self.gateway_fields

@@ -23,7 +23,6 @@ class Screened:
     data: dict[str, Any]
     client_auth: ClientAuth = field(default_factory=ClientAuth)
     dropped: tuple[str, ...] = ()
-    extras: dict[str, Any] = field(default_factory=dict)  # opaque provider-body extras ("pass" protocols)
 
 
 def _fields(body: dict[str, Any]) -> Iterator[tuple[str, Any, str]]:
@@ -58,7 +57,6 @@ def screen(protocol: Protocol, body: dict[str, Any]) -> Screened:
     kept: dict[str, Any] = {}
     client: dict[str, tuple[str, Any]] = {}
     dropped: list[str] = []
-    extras: dict[str, Any] = {}
     for name, value, path in _fields(body):
         if name in CLIENT_AUTH_PARAMS:
             client[path] = (name, value)
@@ -66,13 +64,11 @@ def screen(protocol: Protocol, body: dict[str, Any]) -> Screened:
             kept[name] = value
         elif is_refused(name):
             raise forbidden_param(path)
-        elif protocol.unknown == "pass":
-            extras[name] = value
-        else:
+        else:  # neither allowed nor refused: dropped, as litellm's drop_params would
             dropped.append(path)
     for name, exempt in _SCANNED.items():
         found = find_refused(kept.get(name), name, exempt)
         if found:
             raise forbidden_param(found)
     _check_fallbacks(kept.get("fallbacks"))
-    return Screened(data=kept, client_auth=ClientAuth(client), dropped=tuple(dropped), extras=extras)
+    return Screened(data=kept, client_auth=ClientAuth(client), dropped=tuple(dropped))
