@@ -23,7 +23,9 @@ from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingR
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["chat", "completion", "embedding"]
+Kind = Literal["chat", "completion", "embedding", "messages", "responses"]
+#: kinds served by litellm's chat call (Anthropic Messages and OpenAI Responses arrive translated)
+CHAT_KINDS = frozenset({"chat", "messages", "responses"})
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Call:
     fallbacks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # litellm argument -> groups, all granted
     client_params: dict[str, Any] = field(default_factory=dict)  # caller credentials an admin opted in to
     dropped: tuple[str, ...] = ()
+    prompt_tokens: int | None = None  # counted at admission (virtual keys), else when first needed
     started: float = field(default_factory=time.perf_counter)
 
     def reachable_groups(self) -> tuple[str, ...]:
@@ -60,10 +63,12 @@ class Call:
 
 @dataclass(frozen=True)
 class Result:
-    """A finished non-streaming call: the OpenAI body and the headers to send with it."""
+    """A finished non-streaming call: the OpenAI body, litellm's response it came from (protocol
+    adapters render theirs from it) and the headers to send."""
 
     body: dict[str, Any]
     headers: dict[str, str]
+    response: Any = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,16 @@ class Stream:
     """A streaming call: SSE lines to send, and headers known before the first byte."""
 
     events: AsyncIterator[str]
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """A streaming call as litellm's chunks (``ModelResponseStream``), for a protocol adapter to
+    render. The call is settled when the iterator ends or is closed; a failure mid-stream is raised
+    from it as a ``GatewayError`` after the call was settled or released."""
+
+    chunks: AsyncIterator[Any]
     headers: dict[str, str]
 
 
@@ -121,12 +136,14 @@ async def start(
         )
     if accounting.enabled():
         default_max = engine.config.general_settings.default_max_tokens
+        # Only a virtual key has a budget to reserve against; skip the tokenizer for the master key.
+        if principal.kind == "virtual":
+            call.prompt_tokens = _prompt_tokens(engine, group, body)
         call.admission = await accounting.admit(
             principal,
             request_id=request_id,
             model=group,
-            # Only a virtual key has a budget to reserve against; skip the tokenizer for the master key.
-            prompt_tokens=_prompt_tokens(engine, group, body) if principal.kind == "virtual" else 0,
+            prompt_tokens=call.prompt_tokens or 0,
             max_tokens=body.completion_budget(default_max),
             price=engine.catalog.highest_price(call.reachable_groups()),  # a fallback may answer
         )
@@ -237,8 +254,8 @@ async def _invoke(engine: Engine, call: Call, body: Any, *, stream: bool) -> Any
     if stream:
         params["stream_options"] = {"include_usage": True}  # the caller's other options are not passed on
     with subsegment("provider.call", model=call.group):
-        if call.kind == "chat":
-            if body.tools:
+        if call.kind in CHAT_KINDS:
+            if params.get("tools"):
                 # litellm would import its MCP bridge (and the `mcp` package, not shipped) for any
                 # request with tools; the gateway passes tools through to the provider as they are.
                 params["_skip_mcp_handler"] = True
@@ -270,7 +287,7 @@ async def complete(engine: Engine, call: Call, body: Any) -> Result:
     record_request(route=call.kind, model=call.group, status=200, latency_ms=latency,
                    prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
     annotate(status=200)
-    return Result(body=_clean(data), headers=call.headers())
+    return Result(body=_clean(data), headers=call.headers(), response=response)
 
 
 def _clean(data: dict[str, Any]) -> dict[str, Any]:
@@ -288,7 +305,7 @@ def _sse(data: dict[str, Any]) -> str:
     return f"data: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
 
 
-async def open_stream(engine: Engine, call: Call, body: Any) -> Stream:
+async def open_chunks(engine: Engine, call: Call, body: Any) -> Chunks:
     """Start a streaming call. The first chunk is awaited here, so an upstream failure before any
     token still becomes a proper HTTP error status instead of a broken 200 stream."""
     try:
@@ -300,29 +317,78 @@ async def open_stream(engine: Engine, call: Call, body: Any) -> Stream:
         iterator = None
     except Exception as exc:
         raise await _fail(call, exc) from None
-    return Stream(events=_relay(engine, call, first, iterator), headers=call.headers())
+    return Chunks(chunks=_relay(engine, call, body, first, iterator), headers=call.headers())
 
 
-async def _relay(engine: Engine, call: Call, first: Any, iterator: Any) -> AsyncIterator[str]:
+async def open_stream(engine: Engine, call: Call, body: Any) -> Stream:
+    """A streaming call in OpenAI's SSE (``data: {chunk}`` lines, an in-band error, ``[DONE]``)."""
+    chunks = await open_chunks(engine, call, body)
+    return Stream(events=_openai_events(chunks.chunks), headers=chunks.headers)
+
+
+async def _openai_events(chunks: AsyncIterator[Any]) -> AsyncIterator[str]:
+    try:
+        async for chunk in chunks:
+            yield _sse(_clean(chunk.model_dump(exclude_none=True)))
+    except errors.GatewayError as error:  # the status line is gone, so say it in-band
+        yield _sse(error.body())
+        return
+    yield "data: [DONE]\n\n"
+
+
+def _streamed_text(chunk: Any, into: list[str]) -> None:
+    """Collect what a chunk carried (text, reasoning, tool-call arguments), to bill a stream whose
+    usage never arrived (the client left, or the stream broke) for what was generated."""
+    for choice in getattr(chunk, "choices", None) or []:
+        delta = getattr(choice, "delta", None)
+        if delta is None:
+            continue
+        for part in (getattr(delta, "content", None), getattr(delta, "reasoning_content", None)):
+            if isinstance(part, str):
+                into.append(part)
+        for tool_call in getattr(delta, "tool_calls", None) or []:
+            function = getattr(tool_call, "function", None)
+            for part in (getattr(function, "name", None), getattr(function, "arguments", None)):
+                if isinstance(part, str):
+                    into.append(part)
+
+
+def _count_streamed(engine: Engine, call: Call, body: Any, streamed: list[str]) -> tuple[int, int]:
+    """(prompt, completion) tokens of a stream that ended without usage, counted by litellm."""
+    import litellm
+
+    if call.prompt_tokens is None:
+        call.prompt_tokens = _prompt_tokens(engine, call.group, body)
+    text = "".join(streamed)
+    if not text:
+        return call.prompt_tokens, 0
+    model = engine.config.deployments(call.group)[0].litellm_params.model
+    try:
+        return call.prompt_tokens, int(litellm.token_counter(model=model, text=text))
+    except Exception:
+        return call.prompt_tokens, max(1, len(text) // 4)
+
+
+async def _relay(engine: Engine, call: Call, body: Any, first: Any, iterator: Any) -> AsyncIterator[Any]:
     usage: Any = None
     deployment = _deployment(first) if first is not None else None
     status = 200
     error_code: str | None = None
     finished = False
+    streamed: list[str] = []
     try:
         chunk = first
         while chunk is not None:
-            data = _clean(chunk.model_dump(exclude_none=True))
-            if data.get("usage"):
-                usage = data["usage"]
-            yield _sse(data)
+            if getattr(chunk, "usage", None):
+                usage = chunk.usage
+            _streamed_text(chunk, streamed)
+            yield chunk
             try:
                 chunk = await iterator.__anext__()
             except StopAsyncIteration:
                 chunk = None
         finished = True
-        yield "data: [DONE]\n\n"
-    except Exception as exc:  # mid-stream failure: the status line is gone, so say it in-band
+    except Exception as exc:  # mid-stream failure: settled or released below, then told to the adapter
         try:
             error = to_gateway_error(exc, call.group)
         except Exception:
@@ -330,10 +396,18 @@ async def _relay(engine: Engine, call: Call, first: Any, iterator: Any) -> Async
             error = errors.GatewayError(500, f"Internal error (request id {call.request_id}).",
                                         type="internal_error", code="internal_error")
         status, error_code = error.status_code, error.code
-        yield _sse(error.body())
+        raise error from None
     finally:
-        prompt_tokens, completion_tokens = _usage_numbers(usage)
-        if finished or usage:
+        if usage:
+            prompt_tokens, completion_tokens = _usage_numbers(usage)
+        elif finished or streamed:
+            # no usage arrived: what the client received is what was generated, and it is billed
+            prompt_tokens, completion_tokens = _count_streamed(engine, call, body, streamed)
+            if not finished and status == 200:
+                status, error_code = 499, "client_disconnected"
+        else:
+            prompt_tokens = completion_tokens = 0
+        if finished or usage or streamed:
             await accounting.settle(
                 call.admission,
                 prompt_tokens=prompt_tokens,
@@ -343,8 +417,9 @@ async def _relay(engine: Engine, call: Call, first: Any, iterator: Any) -> Async
                 deployment=deployment,
                 router=call.router,
                 latency_ms=call.elapsed_ms(),
+                error_code=error_code,
             )
-        else:  # client went away or the stream broke before usage was known
+        else:  # client went away or the stream broke before anything was generated
             await accounting.release(call.admission, status=status if status != 200 else 499,
                                      error_code=error_code or "client_disconnected")
         record_request(route=call.kind, model=call.group, status=status, latency_ms=call.elapsed_ms(),

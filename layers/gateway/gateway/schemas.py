@@ -29,6 +29,7 @@ class _Request(BaseModel):
     fallbacks: list[str] | None = None  # the caller's own chain, checked against the key's grant
     _client_auth: ClientAuth = PrivateAttr(default_factory=ClientAuth)
     _dropped: tuple[str, ...] = PrivateAttr(default=())
+    _adapter_params: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def client_auth(self) -> ClientAuth:
@@ -43,7 +44,9 @@ class _Request(BaseModel):
     def provider_params(self) -> dict[str, Any]:
         """The allow-listed parameters to pass to litellm besides model and the input."""
         data = self.model_dump(exclude_none=True, exclude=self._input_fields())
-        return {name: value for name, value in data.items() if name in self.protocol.allowed}
+        params = {name: value for name, value in data.items() if name in self.protocol.allowed}
+        params.update(self._adapter_params)
+        return params
 
     @classmethod
     def _input_fields(cls) -> set[str]:
@@ -71,6 +74,25 @@ class ChatCompletionRequest(_Request):
     @classmethod
     def _input_fields(cls) -> set[str]:
         return {"messages", "stream", "stream_options"}
+
+    @classmethod
+    def translated(cls, *, model: str, messages: list[Message], stream: bool, max_tokens: int | None,
+                   params: dict[str, Any], source: _Request) -> "ChatCompletionRequest":
+        """The chat call another protocol's request becomes (Anthropic Messages, OpenAI Responses).
+
+        ``params`` are the provider arguments the protocol adapter built from the *screened* body
+        (so they passed that protocol's policy) and reach litellm as they are; what the gateway reads
+        itself (fallbacks, client credentials, dropped names, metadata, user) comes from ``source``.
+        """
+        request = cls.model_construct(model=model, messages=messages, stream=stream, max_tokens=max_tokens,
+                                      user=source.user, metadata=source.metadata, fallbacks=source.fallbacks,
+                                      **{name: None for name in cls.model_fields
+                                         if name not in {"model", "messages", "stream", "max_tokens", "user",
+                                                         "metadata", "fallbacks"}})
+        request._client_auth = source.client_auth
+        request._dropped = source.dropped
+        request._adapter_params = dict(params)
+        return request
 
     def completion_budget(self, default: int) -> int:
         """Worst-case completion tokens, for budget reservations."""
