@@ -7,6 +7,12 @@ real OpenAI-compatible server. Behaviour per model name:
 - ``fake-slow``      answers after ``slow_seconds``     - ``fake-malformed``  200 with broken JSON
 - ``fake-stream-cut``  a stream that breaks after one chunk
 - anything else      a normal answer (tool call when ``tools`` are sent), streamed on request.
+
+On ``.../messages`` it speaks Anthropic's Messages wire format instead (JSON, and SSE with
+``message_start`` ... ``message_stop``, ``tool_use`` blocks streamed as ``input_json_delta``), with
+cache read/write tokens in the usage; model ``claude-fake-429`` / ``claude-fake-500`` answer with
+Anthropic's error bodies, ``claude-fake-overloaded`` fails mid-stream with an ``error`` event,
+``claude-fake-slow`` streams twenty pieces 0.2 s apart (a client can leave before the usage arrives).
 Every request is recorded in ``requests`` so tests can assert that a call did or did not happen.
 """
 from __future__ import annotations
@@ -49,7 +55,9 @@ class FakeUpstream:
                 with upstream._lock:
                     upstream.requests.append({"path": self.path, "body": body,
                                               "authorization": self.headers.get("authorization"),
-                                              "x-api-key": self.headers.get("x-api-key")})
+                                              "x-api-key": self.headers.get("x-api-key"),
+                                              "anthropic-beta": self.headers.get("anthropic-beta"),
+                                              "anthropic-version": self.headers.get("anthropic-version")})
                 upstream.handle(self, body)
 
             def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
@@ -89,6 +97,8 @@ class FakeUpstream:
     # -- behaviour -------------------------------------------------------------------------------
     def handle(self, h: Any, body: dict[str, Any]) -> None:
         model = body.get("model", "")
+        if h.path.rstrip("/").endswith("/messages"):
+            return self._anthropic(h, body)
         if model == "fake-429":
             return h._json(429, {"error": {"message": "slow down", "type": "rate_limit_error", "code": "rate_limit"}},
                            {"retry-after": "7"})
@@ -145,6 +155,78 @@ class FakeUpstream:
         h.wfile.write(b"data: [DONE]\n\n")
         h.wfile.flush()
         h.close_connection = True
+
+
+    # -- Anthropic Messages ------------------------------------------------------------------------
+    def _anthropic(self, h: Any, body: dict[str, Any]) -> None:
+        model = body.get("model", "")
+        if model == "claude-fake-429":
+            return h._json(429, {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+                           {"retry-after": "7"})
+        if model == "claude-fake-500":
+            return h._json(500, {"type": "error", "error": {"type": "api_error", "message": "upstream exploded"}})
+        content = _anthropic_content(body)
+        if not body.get("stream"):
+            return h._json(200, {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                                 "content": content, "stop_reason": _stop_reason(content), "stop_sequence": None,
+                                 "usage": ANTHROPIC_USAGE})
+        h.send_response(200)
+        h.send_header("content-type", "text/event-stream")
+        h.send_header("connection", "close")
+        h.end_headers()
+
+        def event(name: str, data: dict[str, Any]) -> None:
+            h.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+            h.wfile.flush()
+
+        start_usage = {**ANTHROPIC_USAGE, "output_tokens": 1}
+        event("message_start", {"type": "message_start", "message": {
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": start_usage}})
+        event("ping", {"type": "ping"})
+        for index, block in enumerate(content):
+            if block["type"] == "text":
+                event("content_block_start", {"type": "content_block_start", "index": index,
+                                              "content_block": {"type": "text", "text": ""}})
+                for piece in (ANTHROPIC_PIECES if model != "claude-fake-slow" else [" word"] * 20):
+                    event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                  "delta": {"type": "text_delta", "text": piece}})
+                    if model == "claude-fake-slow":
+                        time.sleep(0.2)
+                    if model == "claude-fake-overloaded":
+                        event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+                        h.close_connection = True
+                        return
+            else:
+                event("content_block_start", {"type": "content_block_start", "index": index, "content_block": {
+                    "type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}})
+                arguments = json.dumps(block["input"])
+                for part in (arguments[:5], arguments[5:]):
+                    event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                  "delta": {"type": "input_json_delta", "partial_json": part}})
+            event("content_block_stop", {"type": "content_block_stop", "index": index})
+        event("message_delta", {"type": "message_delta", "delta": {"stop_reason": _stop_reason(content),
+                                                                   "stop_sequence": None},
+                                "usage": {"output_tokens": ANTHROPIC_USAGE["output_tokens"]}})
+        event("message_stop", {"type": "message_stop"})
+        h.close_connection = True
+
+
+#: what every Anthropic answer reports: 20 fresh input tokens, 30 read from and 10 written to the cache
+ANTHROPIC_USAGE = {"input_tokens": 20, "output_tokens": 9, "cache_read_input_tokens": 30,
+                   "cache_creation_input_tokens": 10}
+ANTHROPIC_PIECES = ("Hello", " from", " fake", " claude")
+
+
+def _anthropic_content(body: dict[str, Any]) -> list[dict[str, Any]]:
+    tools = body.get("tools")
+    if tools and (body.get("tool_choice") or {}).get("type") != "none":
+        return [{"type": "tool_use", "id": "toolu_fake_1", "name": tools[0]["name"], "input": {"city": "Paris"}}]
+    return [{"type": "text", "text": "".join(ANTHROPIC_PIECES)}]
+
+
+def _stop_reason(content: list[dict[str, Any]]) -> str:
+    return "tool_use" if content and content[0]["type"] == "tool_use" else "end_turn"
 
 
 def _usage() -> dict[str, int]:

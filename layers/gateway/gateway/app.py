@@ -14,21 +14,31 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import errors
+from gateway.anthropic_messages import errors as anthropic_errors
 from gateway.middleware import GatewayMiddleware
 from gateway.learned_routing import routes as learned_routing_routes
 from gateway.routes import health, openai_api
 from gateway.runtime import get_runtime
 
 
+def error_response(request: Request, err: errors.GatewayError) -> JSONResponse:
+    """``err`` in the shape of the protocol the path speaks: Anthropic's on ``/v1/messages``, else OpenAI's."""
+    if anthropic_errors.is_anthropic_path(request.url.path):
+        body = anthropic_errors.from_gateway_error(err, getattr(request.state, "request_id", None))
+    else:
+        body = err.body()
+    return JSONResponse(body, status_code=err.status_code, headers=err.headers or None)
+
+
 async def _gateway_error(request: Request, exc: errors.GatewayError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+    return error_response(request, exc)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     param = ".".join(str(p) for p in first["loc"] if p not in ("body", "query")) or None
     err = errors.bad_request(f"Invalid value for '{param}': {first['msg']}.", param=param, code="invalid_value")
-    return JSONResponse(err.body(), status_code=400)
+    return error_response(request, err)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -39,7 +49,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
                                   code="method_not_allowed")
     else:
         err = errors.GatewayError(exc.status_code, str(exc.detail), code=None)
-    return JSONResponse(err.body(), status_code=err.status_code, headers=getattr(exc, "headers", None))
+    err.headers.update(getattr(exc, "headers", None) or {})
+    return error_response(request, err)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -50,11 +61,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def _area_routers() -> tuple[list[APIRouter], list[APIRouter]]:
     """The admin and batch areas, each in its own package: (OpenAI-compatible routers, admin routers)."""
+    from gateway.anthropic_messages.routes import router as messages_router
     from gateway.batch.routes import admin_router as batch_admin_router
     from gateway.batch.routes import router as batch_router
     from gateway.keys.routes import router as keys_router
 
-    return [batch_router], [keys_router, batch_admin_router]
+    return [messages_router, batch_router], [keys_router, batch_admin_router]
 
 
 @contextlib.asynccontextmanager

@@ -198,10 +198,15 @@ def _usage_numbers(usage: Any) -> tuple[int, int]:
     return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
 
 
-def _cost(engine: Engine, call: Call, response: Any, prompt_tokens: int, completion_tokens: int) -> float:
+def _cost(engine: Engine, call: Call, response: Any, prompt_tokens: int, completion_tokens: int,
+          usage: Any = None) -> float:
+    """litellm's price of the call (``response_cost``; on a stream, the ``cost`` litellm puts on the
+    final usage chunk), which counts cache reads and writes at the deployment's cache prices."""
     hidden = getattr(response, "_hidden_params", None) or {}
     cost = hidden.get("response_cost")
-    if cost is not None:
+    if cost is None:
+        cost = getattr(usage, "cost", None) if not isinstance(usage, dict) else usage.get("cost")
+    if isinstance(cost, (int, float)) and cost >= 0:
         return float(cost)
     # litellm priced nothing (streams): the answering group's price; if it cannot be told, the
     # dearest group the call could have reached, never less
@@ -223,7 +228,7 @@ def _deployment(response: Any) -> str | None:
     return hidden.get("litellm_model_name") or hidden.get("model_id")
 
 
-async def _fail(call: Call, exc: Exception) -> errors.GatewayError:
+async def fail(call: Call, exc: Exception) -> errors.GatewayError:
     """Release what the call holds and turn ``exc`` into the client's error (re-raise unknowns)."""
     try:
         error = to_gateway_error(exc, call.group)
@@ -270,7 +275,7 @@ async def complete(engine: Engine, call: Call, body: Any) -> Result:
     try:
         response = await _invoke(engine, call, body, stream=False)
     except Exception as exc:
-        raise await _fail(call, exc) from None
+        raise await fail(call, exc) from None
     data = response.model_dump() if hasattr(response, "model_dump") else dict(response)
     prompt_tokens, completion_tokens = _usage_numbers(data.get("usage"))
     latency = call.elapsed_ms()
@@ -316,7 +321,7 @@ async def open_chunks(engine: Engine, call: Call, body: Any) -> Chunks:
         first = None
         iterator = None
     except Exception as exc:
-        raise await _fail(call, exc) from None
+        raise await fail(call, exc) from None
     return Chunks(chunks=_relay(engine, call, body, first, iterator), headers=call.headers())
 
 
@@ -333,6 +338,8 @@ async def _openai_events(chunks: AsyncIterator[Any]) -> AsyncIterator[str]:
     except errors.GatewayError as error:  # the status line is gone, so say it in-band
         yield _sse(error.body())
         return
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]  # settles now, also when the client left
     yield "data: [DONE]\n\n"
 
 
@@ -412,7 +419,7 @@ async def _relay(engine: Engine, call: Call, body: Any, first: Any, iterator: An
                 call.admission,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
-                cost=_cost(engine, call, first, prompt_tokens, completion_tokens),  # chunks carry no cost
+                cost=_cost(engine, call, first, prompt_tokens, completion_tokens, usage),
                 status=status,
                 deployment=deployment,
                 router=call.router,

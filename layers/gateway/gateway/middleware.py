@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import errors
+from gateway.anthropic_messages.errors import from_gateway_error, is_anthropic_path
 from gateway.observability import logger
 from gateway.runtime import get_runtime
 
@@ -55,6 +56,11 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dic
     await send({"type": "http.response.body", "body": payload})
 
 
+def _shaped(scope: Scope, err: errors.GatewayError, request_id: str) -> dict[str, Any]:
+    """The error body in the protocol of the path (Anthropic's on ``/v1/messages``)."""
+    return from_gateway_error(err, request_id) if is_anthropic_path(scope.get("path") or "") else err.body()
+
+
 class GatewayMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -83,7 +89,7 @@ class GatewayMiddleware:
             if length and length.isdigit() and int(length) > runtime.settings.max_body_bytes:
                 err = errors.GatewayError(413, f"Request body is {length} bytes; the limit is "
                                           f"{runtime.settings.max_body_bytes}.", code="request_too_large")
-                await _send_json(send_with_id, 413, err.body(), {})
+                await _send_json(send_with_id, 413, _shaped(scope, err, request_id), {})
                 return
             if scope["path"] not in _NO_REFRESH and runtime.reloads.due():
                 # S3 calls are blocking: keep them off the event loop (uvicorn serves other requests
@@ -93,11 +99,9 @@ class GatewayMiddleware:
         except Exception:
             logger.exception("unhandled error", extra={"path": scope.get("path")})
             if status_holder["status"] == 0:
-                body = errors.error_body(
-                    f"Internal error. Quote request id {request_id} when reporting it.",
-                    "internal_error", "internal_error",
-                )
-                await _send_json(send_with_id, 500, body, {})
+                err = errors.GatewayError(500, f"Internal error. Quote request id {request_id} when reporting it.",
+                                          type="internal_error", code="internal_error")
+                await _send_json(send_with_id, 500, _shaped(scope, err, request_id), {})
         finally:
             state = scope.get("state", {})
             principal = state.get("principal")

@@ -16,6 +16,7 @@ class Protocol:
     name: str
     allowed: frozenset[str]  # may reach litellm as its own argument
     gateway_fields: frozenset[str]  # read by the gateway itself, never passed on as they are
+    refused: frozenset[str] = frozenset()  # refused on this protocol besides the common list
 
     def knows(self, name: str) -> bool:
         return name in self.allowed or name in self.gateway_fields

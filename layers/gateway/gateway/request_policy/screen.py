@@ -62,7 +62,7 @@ def screen(protocol: Protocol, body: dict[str, Any]) -> Screened:
             client[path] = (name, value)
         elif protocol.knows(name):
             kept[name] = value
-        elif is_refused(name):
+        elif name in protocol.refused or is_refused(name):
             raise forbidden_param(path)
         else:  # neither allowed nor refused: dropped, as litellm's drop_params would
             dropped.append(path)
