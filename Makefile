@@ -16,6 +16,7 @@ PORT ?= 4000
 
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
+export LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS := True
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help install run test test-fast bench bench-proxy-venv sam-cli validate build clean

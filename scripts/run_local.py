@@ -33,6 +33,7 @@ def main() -> int:
     _exit_on_sigterm()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("GATEWAY_DEV_MODE", "true")  # accept the public local key below (with a warning)
     from gateway_dev import devstack

@@ -8,7 +8,7 @@ from typing import Any
 CONTRACT_ENV = {
     "CONFIG_S3_BUCKET", "CONFIG_S3_KEY", "CONFIG_HOT_RELOAD", "CONFIG_SYNC_INTERVAL",
     "LLMROUTER_MODEL_S3_BUCKET", "LLMROUTER_MODEL_S3_KEY", "GATEWAY_TABLE", "MASTER_KEY_SECRET_ID",
-    "LITELLM_LOCAL_MODEL_COST_MAP", "HF_HUB_OFFLINE",
+    "LITELLM_LOCAL_MODEL_COST_MAP", "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "HF_HUB_OFFLINE",
     "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
 }
 
@@ -57,6 +57,17 @@ def test_streaming_function_is_optional_and_streams(template) -> None:
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap" and env["AWS_LWA_INVOKE_MODE"] == "response_stream"
     assert any("LambdaAdapterLayerArm64" in json.dumps(layer) for layer in props["Layers"])
     assert template["Outputs"]["StreamingFunctionUrl"]["Condition"] == "CreateStreamingFunction"
+    assert props["Timeout"] == 900  # agent clients hold a stream for minutes
+
+
+def test_browsers_may_send_the_anthropic_headers(template) -> None:
+    """Anthropic's SDK in a browser sends anthropic-version / anthropic-beta: every front allows them."""
+    resources = template["Resources"]
+    fronts = [resources["GatewayFunction"]["Properties"]["FunctionUrlConfig"]["Cors"]["AllowHeaders"],
+              resources["StreamingFunction"]["Properties"]["FunctionUrlConfig"]["Cors"]["AllowHeaders"],
+              resources["GatewayHttpApi"]["Properties"]["CorsConfiguration"]["AllowHeaders"]]
+    for allowed in fronts:
+        assert {"anthropic-version", "anthropic-beta", "x-api-key", "authorization"} <= set(allowed)
 
 
 def test_table_matches_the_local_stack_definition(template) -> None:

@@ -142,20 +142,32 @@ def response_body(result: dict[str, Any]) -> bytes:
 class LambdaTransport(httpx.BaseTransport):
     """httpx transport: request -> Lambda event -> handler -> response."""
 
+    response_class: Any = httpx.Response
+
     def __init__(self, handler: Callable[[dict, Any], dict], front: Front = "http-api") -> None:
         self.handler = handler
         self.front = front
         self.events: list[dict[str, Any]] = []
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: Any) -> Any:
         content = request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in {"content-length", "host"}}
         event = BUILDERS[self.front](request.method, request.url.path, body=content or None, headers=headers,
                                      query=request.url.query.decode())
         self.events.append(copy.deepcopy(event))
         result = self.handler(event, FakeContext())
-        return httpx.Response(status_code=result["statusCode"], headers=response_headers(result),
-                              content=response_body(result), request=request)
+        return self.response_class(status_code=result["statusCode"], headers=response_headers(result),
+                                   content=response_body(result), request=request)
+
+
+def httpx2_lambda_transport(handler: Callable[[dict, Any], dict], front: Front = "http-api") -> Any:
+    """The same transport for SDKs built on ``httpx2`` (the ``anthropic`` SDK refuses httpx clients)."""
+    import httpx2
+
+    class Httpx2LambdaTransport(LambdaTransport, httpx2.BaseTransport):
+        response_class = httpx2.Response
+
+    return Httpx2LambdaTransport(handler, front)
 
 
 def load_handler(relative_path: str, module_name: str):
