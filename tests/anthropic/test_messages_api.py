@@ -12,7 +12,7 @@ import pytest
 
 from tests.anthropic.conftest import CLAUDE, generate_key, key_spend
 from tests.conftest import MASTER_KEY
-from tests.support.upstream import ANTHROPIC_PIECES, ANTHROPIC_USAGE
+from tests.support.upstream import ANTHROPIC_PIECES, ANTHROPIC_THINKING, ANTHROPIC_USAGE
 
 USER = [{"role": "user", "content": "hello"}]
 WEATHER = {"name": "get_weather", "description": "Weather in a city",
@@ -276,3 +276,27 @@ def test_an_abandoned_stream_is_billed_for_what_was_sent(http_server):
     assert log["status_code"] == 499 and log["error_code"] == "client_disconnected"
     assert log["completion_tokens"] >= 3
     assert key_spend(http_server, key) > 0
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_thinking_blocks_keep_their_signature_across_turns(claude, upstream, stream):
+    """Extended thinking: the thinking block and its signature reach the client (streamed as
+    thinking_delta / signature_delta) and, sent back in the next turn, reach the provider unchanged;
+    Anthropic refuses a tool-use turn whose thinking signature was lost."""
+    thinking = {"type": "enabled", "budget_tokens": 2048}
+    first = dict(model=CLAUDE, max_tokens=4096, thinking=thinking, messages=USER, tools=[WEATHER])
+    if stream:
+        with claude.messages.stream(**first) as streamed:
+            message = streamed.get_final_message()
+    else:
+        message = claude.messages.create(**first)
+    blocks = [block.model_dump(exclude_none=True) for block in message.content]
+    assert blocks[0] == ANTHROPIC_THINKING
+    assert blocks[1]["type"] == "tool_use"
+    upstream.reset()
+    claude.messages.create(model=CLAUDE, max_tokens=4096, thinking=thinking, tools=[WEATHER], messages=[
+        *USER, {"role": "assistant", "content": blocks},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": blocks[1]["id"], "content": "sunny"}]},
+    ])
+    sent = _last_messages_call(upstream)["body"]["messages"][1]["content"]
+    assert sent[0] == ANTHROPIC_THINKING and sent[1]["type"] == "tool_use"

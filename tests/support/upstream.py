@@ -197,6 +197,13 @@ class FakeUpstream:
                         event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
                         h.close_connection = True
                         return
+            elif block["type"] == "thinking":
+                event("content_block_start", {"type": "content_block_start", "index": index,
+                                              "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
+                event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                              "delta": {"type": "thinking_delta", "thinking": block["thinking"]}})
+                event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                              "delta": {"type": "signature_delta", "signature": block["signature"]}})
             else:
                 event("content_block_start", {"type": "content_block_start", "index": index, "content_block": {
                     "type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}})
@@ -218,15 +225,22 @@ ANTHROPIC_USAGE = {"input_tokens": 20, "output_tokens": 9, "cache_read_input_tok
 ANTHROPIC_PIECES = ("Hello", " from", " fake", " claude")
 
 
+ANTHROPIC_THINKING = {"type": "thinking", "thinking": "Let me think.", "signature": "sig-fake-0123"}
+
+
 def _anthropic_content(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answer's blocks: a thinking block first when ``thinking`` is on, then a tool call when
+    tools are offered, else text."""
+    thinking = [dict(ANTHROPIC_THINKING)] if (body.get("thinking") or {}).get("type") == "enabled" else []
     tools = body.get("tools")
     if tools and (body.get("tool_choice") or {}).get("type") != "none":
-        return [{"type": "tool_use", "id": "toolu_fake_1", "name": tools[0]["name"], "input": {"city": "Paris"}}]
-    return [{"type": "text", "text": "".join(ANTHROPIC_PIECES)}]
+        return thinking + [{"type": "tool_use", "id": "toolu_fake_1", "name": tools[0]["name"],
+                            "input": {"city": "Paris"}}]
+    return thinking + [{"type": "text", "text": "".join(ANTHROPIC_PIECES)}]
 
 
 def _stop_reason(content: list[dict[str, Any]]) -> str:
-    return "tool_use" if content and content[0]["type"] == "tool_use" else "end_turn"
+    return "tool_use" if any(block["type"] == "tool_use" for block in content) else "end_turn"
 
 
 def _usage() -> dict[str, int]:

@@ -7,6 +7,7 @@ Errors on these paths are Anthropic-shaped (``errors.py``, installed by ``gatewa
 """
 from __future__ import annotations
 
+import json
 from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
@@ -74,7 +75,7 @@ async def _events(chunks: completions.Chunks, model: str, tool_names: dict[str, 
         upstream, model=model, tool_name_mapping=tool_names, is_async=True)
     pinged = False
     try:
-        async for event in stream:
+        async for event in _thinking_starts_empty(stream):
             if "error" in failure and event.startswith(b"event: error"):
                 yield sse_event(failure["error"], request_id)
                 return
@@ -86,6 +87,36 @@ async def _events(chunks: completions.Chunks, model: str, tool_names: dict[str, 
         await stream.aclose()
         await upstream.aclose()
         await chunks.chunks.aclose()  # type: ignore[attr-defined]
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+async def _thinking_starts_empty(events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Open each ``thinking`` block empty, as Anthropic does.
+
+    litellm 1.106.2's adapter seeds a thinking block's ``content_block_start`` with the first
+    piece of thinking text and then sends the same piece as a ``thinking_delta``
+    (``AnthropicStreamWrapper`` / ``translate_streaming_openai_chunk_to_anthropic_content_block``),
+    so the SDK's accumulated block holds it twice; the signature sent back next turn then no longer
+    matches its text. The seed is held back and sent as a delta only if no delta carries it.
+    """
+    seeded: tuple[int, str] | None = None
+    async for event in events:
+        if event.startswith(b"event: content_block_start") and b'"thinking"' in event:
+            data = json.loads(event.split(b"data: ", 1)[1])
+            block = data.get("content_block") or {}
+            if block.get("type") == "thinking" and block.get("thinking"):
+                seeded = (data["index"], block["thinking"])
+                event = _event("content_block_start", {**data, "content_block": {**block, "thinking": ""}})
+        elif seeded is not None and event.startswith((b"event: content_block_delta", b"event: content_block_stop")):
+            index, text = seeded
+            seeded = None
+            if b'"thinking_delta"' not in event:
+                yield _event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                     "delta": {"type": "thinking_delta", "thinking": text}})
+        yield event
 
 
 @router.post("/messages/count_tokens", summary="Count the input tokens of a message (not billed)")
