@@ -110,6 +110,9 @@ def test_iam_is_least_privilege(template) -> None:
     assert not any(a in table["Action"] for a in ("dynamodb:DeleteTable", "dynamodb:CreateTable", "dynamodb:UpdateTable"))
     assert sorted(by_sid["InvokeBedrockModels"]["Action"]) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
     assert by_sid["ReadMasterKey"]["Action"] == "secretsmanager:GetSecretValue"
+    stored = by_sid["StoredResponses"]  # large Responses API bodies: their prefix only
+    assert sorted(stored["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert stored["Resource"] == {"Fn::Sub": "${ConfigBucket.Arn}/responses/*"}
     assert "Fn::If" in by_sid["ReadMasterKey"]["Resource"]  # that one secret, never "*"
     for name in ("GatewayFunction", "StreamingFunction"):
         assert template["Resources"][name]["Properties"]["Policies"] == [{"Ref": "GatewayAccessPolicy"}]

@@ -136,6 +136,9 @@ class FakeUpstream:
         h.send_header("connection", "close")
         h.end_headers()
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        tools = body.get("tools")
+        if tools and body.get("tool_choice") != "none":
+            return self._stream_tool_call(h, body, base, tools[0]["function"]["name"])
         pieces = ["Hello", " from", " fake"]
         for i, piece in enumerate(pieces):
             delta = {"content": piece} if i else {"role": "assistant", "content": piece}
@@ -156,6 +159,24 @@ class FakeUpstream:
         h.wfile.flush()
         h.close_connection = True
 
+
+    def _stream_tool_call(self, h: Any, body: dict[str, Any], base: dict[str, Any], name: str) -> None:
+        """A tool call streamed as OpenAI does: id and name first, then the arguments in pieces."""
+        def send(delta: dict[str, Any], finish: str | None = None) -> None:
+            chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            h.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            h.wfile.flush()
+
+        send({"role": "assistant", "content": None, "tool_calls": [
+            {"index": 0, "id": "call_fake_1", "type": "function", "function": {"name": name, "arguments": ""}}]})
+        for piece in ('{"city": ', '"Paris"}'):
+            send({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+        send({}, "tool_calls")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            h.wfile.write(f"data: {json.dumps({**base, 'choices': [], 'usage': _usage()})}\n\n".encode())
+        h.wfile.write(b"data: [DONE]\n\n")
+        h.wfile.flush()
+        h.close_connection = True
 
     # -- Anthropic Messages ------------------------------------------------------------------------
     def _anthropic(self, h: Any, body: dict[str, Any]) -> None:

@@ -65,8 +65,9 @@ def _area_routers() -> tuple[list[APIRouter], list[APIRouter]]:
     from gateway.batch.routes import admin_router as batch_admin_router
     from gateway.batch.routes import router as batch_router
     from gateway.keys.routes import router as keys_router
+    from gateway.responses.routes import router as responses_router
 
-    return [messages_router, batch_router], [keys_router, batch_admin_router]
+    return [messages_router, responses_router, batch_router], [keys_router, batch_admin_router]
 
 
 @contextlib.asynccontextmanager

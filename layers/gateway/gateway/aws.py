@@ -31,7 +31,7 @@ def client(service: str) -> Any:
 @functools.lru_cache(maxsize=None)
 def resource(service: str) -> Any:
     """A cached resource object (``dynamodb.Table`` and friends)."""
-    return boto3.session.Session().resource(service, config=_CLIENT_CONFIG)
+    return boto3.session.Session().resource(service, config=_client_config())
 
 
 def reset() -> None:

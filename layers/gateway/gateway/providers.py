@@ -73,6 +73,21 @@ async def flush_background_work() -> None:
 
 
 # --- errors -------------------------------------------------------------------------------------
+def provider_of(model: str, custom_llm_provider: str | None) -> str | None:
+    """litellm's provider name for a deployment's model (``custom_llm_provider`` if it cannot tell)."""
+    try:
+        return litellm.get_llm_provider(model=model, custom_llm_provider=custom_llm_provider)[1]
+    except Exception:
+        return custom_llm_provider
+
+
+def deployment_target(config: ParsedConfig, group: str) -> tuple[str, str | None]:
+    """(litellm model, provider) of the group's first deployment: what a protocol adapter
+    translates a request for (Anthropic Messages, Responses)."""
+    params = config.deployments(group)[0].litellm_params
+    return params.model, provider_of(params.model, getattr(params, "custom_llm_provider", None))
+
+
 def _retry_after(exc: Exception) -> dict[str, str]:
     response = getattr(exc, "response", None)
     value = None

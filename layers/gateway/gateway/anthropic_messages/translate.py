@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from gateway import providers
 from gateway.anthropic_messages.schemas import CountTokensRequest, MessagesRequest
 from gateway.runtime import Engine
 from gateway.schemas import ChatCompletionRequest
@@ -32,20 +33,9 @@ MAX_BETA_FLAGS = 32
 _EXTRA_FIELDS = ("context_management", "output_config")
 
 
-def _provider(model: str, custom_llm_provider: str | None) -> str | None:
-    import litellm
-
-    try:
-        return litellm.get_llm_provider(model=model, custom_llm_provider=custom_llm_provider)[1]
-    except Exception:
-        return custom_llm_provider
-
-
 def deployment_target(engine: Engine, group: str) -> tuple[str, str | None]:
     """(litellm model, provider) of the group's first deployment: what the translation is for."""
-    params = engine.config.deployments(group)[0].litellm_params
-    provider = getattr(params, "custom_llm_provider", None)
-    return params.model, _provider(params.model, provider)
+    return providers.deployment_target(engine.config, group)
 
 
 def to_chat(request: MessagesRequest | CountTokensRequest, *, group: str, target: tuple[str, str | None] | None
@@ -124,7 +114,7 @@ def takes_betas(engine: Engine, groups: tuple[str, ...]) -> bool:
     per-provider list); the header is never sent to a provider that would not know it."""
     for group in groups:
         for entry in engine.config.deployments(group):
-            provider = _provider(entry.litellm_params.model, getattr(entry.litellm_params, "custom_llm_provider", None))
+            provider = providers.provider_of(entry.litellm_params.model, getattr(entry.litellm_params, "custom_llm_provider", None))
             if provider not in BETA_PROVIDERS or (provider != "anthropic" and "claude" not in entry.litellm_params.model):
                 return False
     return True
