@@ -222,3 +222,73 @@ def test_unknown_fields_are_dropped_and_named(http_server):
                           headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=10)
     assert response.status_code == 200
     assert set(response.headers["x-gateway-dropped-params"].split(",")) == {"some_future_field", "prompt"}
+
+
+def test_tools_litellm_cannot_bridge_are_dropped_and_named(http_server, upstream):
+    upstream.reset()
+    response = httpx.post(http_server + "/v1/responses", json={
+        "model": "fake", "input": "x", "tools": [{"type": "local_shell"}, WEATHER]},
+        headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert "tools[0]:local_shell" in response.headers["x-gateway-dropped-params"]
+    sent = _chat_calls(upstream)[-1]["body"]
+    assert [tool["function"]["name"] for tool in sent["tools"]] == ["get_weather"]
+    refused = httpx.post(http_server + "/v1/responses", json={
+        "model": "fake", "input": "x", "tools": [{"type": "code_interpreter", "container": {"type": "auto"}}]},
+        headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=10)
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "tools[0].type"
+
+
+def test_codex_shaped_request(http_server, upstream):
+    """What Codex posts with ``wire_api = "responses"``: stateless (``store: false``), streamed,
+    instructions, a developer message, function and custom tools, reasoning with encrypted content
+    asked back, a prompt cache key, and its own headers."""
+    upstream.reset()
+    body = {
+        "model": "fake", "instructions": "You are a coding agent.", "stream": True, "store": False,
+        "input": [
+            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "sandbox: workspace-write"}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "list the files"}]},
+        ],
+        "tools": [{"type": "function", "name": "shell", "description": "Run a command", "strict": False,
+                   "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}},
+                                  "required": ["command"]}},
+                  {"type": "custom", "name": "apply_patch", "description": "Apply a patch",
+                   "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}}],
+        "tool_choice": "auto", "parallel_tool_calls": False, "reasoning": {"effort": "medium", "summary": "auto"},
+        "include": ["reasoning.encrypted_content"], "prompt_cache_key": "0199a7c4-conversation",
+    }
+    headers = {"authorization": f"Bearer {MASTER_KEY}", "openai-beta": "responses=experimental",
+               "conversation_id": "0199a7c4-conversation", "session_id": "0199a7c4-conversation", "originator": "codex_cli_rs"}
+    with httpx.stream("POST", http_server + "/v1/responses", json=body, headers=headers, timeout=20) as response:
+        assert response.status_code == 200
+        frames = [json.loads(line.removeprefix("data: ")) for line in response.read().decode().splitlines()
+                  if line.startswith("data: ")]
+    assert frames[0]["type"] == "response.created" and frames[-1]["type"] == "response.completed"
+    call = next(f["item"] for f in frames if f["type"] == "response.output_item.done" and f["item"]["type"] == "function_call")
+    assert call["name"] == "shell"
+    sent = _chat_calls(upstream)[-1]["body"]
+    assert [m["role"] for m in sent["messages"]][:1] == ["system"]
+    assert {tool["function"]["name"] for tool in sent["tools"]} == {"shell", "apply_patch"}
+    assert frames[-1]["response"]["store"] is False
+    missing = httpx.get(http_server + f"/v1/responses/{frames[-1]['response']['id']}",
+                        headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=10)
+    assert missing.status_code == 404
+
+
+def test_an_abandoned_stream_is_billed_for_what_was_sent(http_server, client_for):
+    key = generate_key(http_server, models=["claude-fake-slow"], max_budget=1)
+    with client_for(key).responses.stream(model="claude-fake-slow", input="long answer", max_output_tokens=256) as stream:
+        deltas = 0
+        for event in stream:
+            deltas += event.type == "response.output_text.delta"
+            if deltas == 3:
+                break
+    deadline = time.monotonic() + 10
+    logs: list[dict] = []
+    while not logs and time.monotonic() < deadline:
+        logs = _spend_logs(http_server, key)
+        time.sleep(0.2)
+    assert logs, "the abandoned stream left no spend log"
+    assert logs[0]["status_code"] == 499 and logs[0]["completion_tokens"] >= 3
+    assert key_spend(http_server, key) > 0

@@ -3,9 +3,10 @@
 Documented request fields pass and litellm's Responses-to-chat bridge maps them per provider
 (``drop_params`` drops what a provider cannot take). ``store`` and ``previous_response_id`` are the
 gateway's: stored responses live in its own table, never in a provider's account. Unknown fields
-are dropped and named in ``x-gateway-dropped-params``. Tools are checked in ``schemas.py``: only
-types that run in the caller's own code or are priced by the provider like text (function,
-custom, web search) are taken.
+are dropped and named in ``x-gateway-dropped-params``. Tools are checked in ``schemas.py``: types
+that run in the caller's own code or are priced by the provider like text (function, custom,
+namespace, web search) are taken, those litellm cannot bridge are dropped, and those that would use
+resources in the deployment's account (``mcp``, ``file_search``, ``code_interpreter``) are refused.
 """
 from __future__ import annotations
 

@@ -57,6 +57,7 @@ async def create_response(request: Request, principal: Principal = Depends(authe
     runtime = get_runtime()
     engine = runtime.engine()
     parsed = parse_body(await request.body(), ResponsesRequest, runtime.settings.max_body_bytes)
+    parsed.drop_unserved_tools()
     if not responses_settings.get().table:
         parsed.store = False
     history = None

@@ -14,19 +14,24 @@ from gateway.schemas import _Request
 MAX_OUTPUT_TOKENS = 1_000_000
 RESPONSE_ID = re.compile(r"^resp_[A-Za-z0-9]{1,100}$")
 
-#: Tool types taken: run by the caller (function, custom) or billed by the provider per token and
-#: call like the text (web search). Refused: ``mcp`` (a server URL and its credentials chosen by the
-#: caller), ``file_search`` (vector stores in the deployment's account, named by the caller),
-#: ``code_interpreter`` / ``computer_use_preview`` / ``image_generation`` / ``local_shell`` (provider
-#: containers and priced outputs the gateway cannot bill), and anything unknown.
-TOOL_TYPES = frozenset({"function", "custom", "web_search", "web_search_preview", "web_search_2025_08_26",
-                        "web_search_preview_2025_03_11"})
+#: Tool types taken: run by the caller (function, custom, namespace: a group of functions) or
+#: billed by the provider per token and call like the text (web search).
+TOOL_TYPES = frozenset({"function", "custom", "namespace", "web_search", "web_search_preview",
+                        "web_search_2025_08_26", "web_search_preview_2025_03_11"})
+#: Tool types litellm's bridge drops itself (no chat equivalent: ``_responses_tool_to_chat_form``);
+#: dropped here too, and named in ``x-gateway-dropped-params``, so a client that offers them (Codex
+#: offers ``local_shell`` to some models) still works.
+DROPPED_TOOL_TYPES = frozenset({"local_shell", "shell", "computer_use", "computer_use_preview", "image_generation",
+                                "tool_search"})
+#: Everything else is refused: ``mcp`` (a server URL and its credentials chosen by the caller),
+#: ``file_search`` (vector stores in the deployment's account, named by the caller),
+#: ``code_interpreter`` (containers in that account), and types the gateway does not know.
 
 
 def check_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
     for index, tool in enumerate(tools or ()):
         kind = tool.get("type")
-        if kind not in TOOL_TYPES:
+        if kind not in TOOL_TYPES and kind not in DROPPED_TOOL_TYPES:
             raise errors.bad_request(
                 f"Tool type '{kind}' (tools[{index}]) is not served by this gateway; it takes "
                 f"{', '.join(sorted(TOOL_TYPES))}.", param=f"tools[{index}].type", code="unsupported_tool")
@@ -98,6 +103,16 @@ class ResponsesRequest(_Request):
         if value is not None:
             raise ValueError("conversations are not served by this gateway; use previous_response_id")
         return None
+
+    def drop_unserved_tools(self) -> None:
+        """Take out the tools litellm cannot bridge, naming each in the dropped list."""
+        if not self.tools:
+            return
+        dropped = [f"tools[{i}]:{tool['type']}" for i, tool in enumerate(self.tools)
+                   if tool.get("type") in DROPPED_TOOL_TYPES]
+        if dropped:
+            self.tools = [tool for tool in self.tools if tool.get("type") not in DROPPED_TOOL_TYPES] or None
+            self._dropped = (*self._dropped, *dropped)
 
     def bridge_params(self) -> dict[str, Any]:
         """The Responses parameters litellm's bridge reads (``ResponsesAPIOptionalRequestParams``)."""
