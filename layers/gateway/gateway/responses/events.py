@@ -79,9 +79,9 @@ async def render(chunks: completions.Chunks, request: ResponsesRequest, response
                 yield _frame(data)
         except errors.GatewayError as error:
             yield _frame({"type": "response.failed", "sequence_number": sequence, "response": _failed(snapshot, error)})
-        except Exception:  # a bridge failure after the call was settled: end the stream in the protocol's shape
-            if source.failure is None:
-                log.exception("responses stream: translation failed")
+        except Exception as exc:  # a bridge failure after the call was settled: end the stream in the protocol's shape
+            if source.failure is None:  # the type only: a message could quote the prompt
+                log.error("responses stream: translation failed: %s", type(exc).__name__)
             error = source.failure or errors.GatewayError(500, "The stream could not be completed.",
                                                           type="server_error", code="stream_error")
             yield _frame({"type": "response.failed", "sequence_number": sequence, "response": _failed(snapshot, error)})
