@@ -110,6 +110,10 @@ def test_iam_is_least_privilege(template) -> None:
     assert not any(a in table["Action"] for a in ("dynamodb:DeleteTable", "dynamodb:CreateTable", "dynamodb:UpdateTable"))
     assert sorted(by_sid["InvokeBedrockModels"]["Action"]) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
     assert by_sid["ReadMasterKey"]["Action"] == "secretsmanager:GetSecretValue"
+    rules = {r["Id"]: r for r in template["Resources"]["ConfigBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireStoredResponses"]["Prefix"] == "responses/"  # user content does not outlive its item
+    assert rules["ExpireStoredResponses"]["ExpirationInDays"] == 31
+    assert rules["ExpireStoredResponses"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     stored = by_sid["StoredResponses"]  # large Responses API bodies: their prefix only
     assert sorted(stored["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     assert stored["Resource"] == {"Fn::Sub": "${ConfigBucket.Arn}/responses/*"}
