@@ -39,7 +39,7 @@ import httpx
 import pytest
 
 from tests.anthropic.conftest import CLAUDE, generate_key
-from tests.conftest import BUCKET, CONFIG_KEY, FIXTURES, MASTER_KEY, ROOT, ROUTER_PREFIX, TABLE, _reset_gateway_caches
+from tests.conftest import BUCKET, CONFIG_KEY, FIXTURES, MASTER_KEY, ROOT, ROUTER_PREFIX, TABLE
 from tests.keys.conftest import SerialMotoServer
 
 INSTANCES = 3
@@ -56,7 +56,7 @@ SETTLE_DEADLINE_S = 15.0
 
 
 # ---------------------------------------------------------------- the instances
-def _instance_env() -> dict[str, str]:
+def _instance_env(aws_endpoint: str) -> dict[str, str]:
     """The environment the ``stack`` fixture set on this process (moto, bucket, config, table,
     master key, fake upstream), as a separate instance would get it."""
     env = dict(os.environ)
@@ -68,6 +68,7 @@ def _instance_env() -> dict[str, str]:
         POWERTOOLS_TRACE_DISABLED="true",
         PYTHONUNBUFFERED="1",
     )
+    env["AWS_ENDPOINT_URL"] = aws_endpoint
     for name in ("AWS_LAMBDA_RUNTIME_API", "GATEWAY_DEV_MODE"):  # a plain server, not Lambda, not dev mode
         env.pop(name, None)
     for name in ("AWS_ENDPOINT_URL", "CONFIG_S3_BUCKET", "CONFIG_S3_KEY", "GATEWAY_TABLE", "LITELLM_MASTER_KEY",
@@ -86,8 +87,8 @@ def _tail(path: str, chars: int = 3000) -> str:
 
 @pytest.fixture(scope="module")
 def serial_aws(stack):
-    """A serial moto server with the stack's bucket, config and table, which this process (its key
-    store reads) and the instances use for the module; the session's server is back afterwards."""
+    """A serial moto server with the stack's bucket, config and table, for the instances and this
+    module's own reads; the rest of the session keeps its server (nothing global is changed)."""
     from gateway_dev import devstack
 
     server = SerialMotoServer().start()
@@ -95,15 +96,20 @@ def serial_aws(stack):
     devstack.create_table(TABLE, server.url)
     devstack.upload_file(BUCKET, CONFIG_KEY, FIXTURES / "gateway.yaml", server.url)
     devstack.upload_dir(BUCKET, ROUTER_PREFIX + "default/", ROOT / "router" / "artifacts" / "default", server.url)
-    previous = os.environ["AWS_ENDPOINT_URL"]
-    os.environ["AWS_ENDPOINT_URL"] = server.url
-    _reset_gateway_caches()
     try:
         yield server.url
     finally:
-        os.environ["AWS_ENDPOINT_URL"] = previous
-        _reset_gateway_caches()
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def books(serial_aws):
+    """The key store on the instances' DynamoDB, for this process's reads of usage and spend logs."""
+    import boto3
+
+    from gateway.keys.store.dynamodb import DynamoDBKeyStore
+
+    return DynamoDBKeyStore(TABLE, client=boto3.client("dynamodb", endpoint_url=serial_aws))
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +118,7 @@ def instances(serial_aws):
     answering) before the tests start; stopped at the end of the module."""
     from gateway_dev import devstack
 
-    env = _instance_env()
+    env = _instance_env(serial_aws)
     started: list[tuple[subprocess.Popen, str, str]] = []
     try:
         for _ in range(INSTANCES):
@@ -226,13 +232,11 @@ def _check_accepted(rows: list[dict]) -> None:
 
 
 # ---------------------------------------------------------------- the books
-def _settled_books(url: str, key: str, accepted_ids: set[str]) -> tuple:
+def _settled_books(store, key: str, accepted_ids: set[str]) -> tuple:
     """(usage, logs) from DynamoDB once every accepted request is settled: one log each and no
     request still in flight. Streams settle as they end, which may be after the client saw the end."""
-    from gateway.keys.store import get_store
     from gateway.keys.tokens import hash_token
 
-    store = get_store()
     key_hash = hash_token(key)
     deadline = time.monotonic() + SETTLE_DEADLINE_S
     while True:
@@ -244,10 +248,10 @@ def _settled_books(url: str, key: str, accepted_ids: set[str]) -> tuple:
         time.sleep(0.2)
 
 
-def _check_books(url: str, key: str, rows: list[dict]) -> tuple:
+def _check_books(store, url: str, key: str, rows: list[dict]) -> tuple:
     """What every key must show after the burst; returns (usage, logs) for the limit's own checks."""
     accepted_ids = {r["rid"] for r in rows if r["ok"]}
-    usage, logs = _settled_books(url, key, accepted_ids)
+    usage, logs = _settled_books(store, key, accepted_ids)
     # one log per accepted request, none for a refused one (refused at admission: nothing reserved)
     assert sorted(l.request_id for l in logs) == sorted(accepted_ids)
     assert all(l.status == 200 and l.error_code is None and l.cost > 0 for l in logs), logs
@@ -275,7 +279,7 @@ def _check_books(url: str, key: str, rows: list[dict]) -> tuple:
 
 
 # ---------------------------------------------------------------- the proofs
-def test_rpm_limit_holds_across_instances(instances):
+def test_rpm_limit_holds_across_instances(instances, books):
     key = generate_key(instances[0], models=[CLAUDE], rpm_limit=RPM)
     _avoid_minute_boundary()
     rows = _burst(instances, key, f"rpm-{uuid.uuid4().hex[:8]}")
@@ -285,7 +289,7 @@ def test_rpm_limit_holds_across_instances(instances):
     _check_refusals(rows, "requests per minute", retry_after=True)
     _check_accepted(rows)
     assert {r["stream"] for r in accepted} == {True, False}  # both kinds got through
-    usage, logs = _check_books(instances[1], key, rows)
+    usage, logs = _check_books(books, instances[1], key, rows)
 
     # accepted per minute window (of the admission, the log's start) <= rpm; a burst that could
     # straddle a boundary was delayed, but should one still straddle, each window holds on its own
@@ -301,7 +305,7 @@ def test_rpm_limit_holds_across_instances(instances):
         assert RPM < len(accepted) <= 2 * RPM and refused
 
 
-def test_max_budget_holds_across_instances(instances):
+def test_max_budget_holds_across_instances(instances, books):
     # what one request reserves, at most: its counted prompt tokens (~90 for PROMPT) at the input
     # price plus max_tokens at the output price; what it really costs is well below (see PROMPT)
     import litellm
@@ -316,7 +320,7 @@ def test_max_budget_holds_across_instances(instances):
     refused = [r for r in rows if not r["ok"]]
     _check_refusals(rows, "Budget exceeded", retry_after=False)
     _check_accepted(rows)
-    usage, logs = _check_books(instances[2], key, rows)
+    usage, logs = _check_books(books, instances[2], key, rows)
     budget = Decimal(repr(float(max_budget)))
     costs = sorted(l.cost for l in logs)
     print(f"\nbudget: max_budget={budget} reservation~{reservation} accepted={len(accepted)} "

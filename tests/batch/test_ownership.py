@@ -236,7 +236,8 @@ def test_prefix_grant_input_is_bounded(body, batch_env, batch_api):
 
 # ---------------------------------------------------------------- the IAM model in template.yaml
 def test_no_function_of_the_stack_writes_batch_input():
-    """Uploaders own batch/input/<prefix>/; the functions only read it (and write files/ and output/)."""
+    """Uploaders own batch/input/<prefix>/; the functions only read it (and write files/ and output/,
+    and responses/ for large stored Responses API bodies)."""
     import yaml
 
     from tests.sam.conftest import TEMPLATE, _CfnLoader
@@ -252,4 +253,5 @@ def test_no_function_of_the_stack_writes_batch_input():
         if any(a in {"s3:PutObject", "s3:*"} for a in actions):
             targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             writes += [t["Fn::Sub"] for t in targets]
-    assert sorted(writes) == ["${ConfigBucket.Arn}/batch/files/*", "${ConfigBucket.Arn}/batch/output/*"]
+    assert sorted(writes) == ["${ConfigBucket.Arn}/batch/files/*", "${ConfigBucket.Arn}/batch/output/*",
+                              "${ConfigBucket.Arn}/responses/*"]

@@ -63,16 +63,14 @@ def test_an_expired_response_is_not_found_before_dynamodb_deletes_it(client, mon
 
 
 def test_a_conversation_continues_without_any_in_process_state(client, upstream):
-    """What another Lambda instance sees: the only shared state is the table."""
+    """What another Lambda instance sees: the only shared state is the table (the gateway keeps no
+    responses in memory; litellm's process-local cache of tool calls is emptied)."""
     from litellm.responses.litellm_completion_transformation.transformation import TOOL_CALLS_CACHE
-
-    from tests.conftest import _reset_gateway_caches
     from tests.responses.conftest import WEATHER
 
     first = client.responses.create(model="fake", input="weather?", tools=[WEATHER])
     call = next(item for item in first.output if item.type == "function_call")
     TOOL_CALLS_CACHE.flush_cache()
-    _reset_gateway_caches()
     upstream.reset()
     client.responses.create(model="fake", previous_response_id=first.id, tools=[WEATHER],
                             input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}])
