@@ -22,7 +22,7 @@ from gateway import auth, errors
 from gateway.catalog import Catalog
 from gateway.config.errors import ConfigError
 from gateway.config.parse import ParsedConfig
-from gateway.config.source import ConfigSource, FileSource, S3Source
+from gateway.config.source import ConfigSource, FileSource, S3Source, UnsupportedSource
 from gateway.config.store import ConfigStore
 from gateway.learned_routing.artifact_sync import ArtifactStore
 from gateway.learned_routing.decide import Routing, RoutingTable
@@ -64,6 +64,11 @@ def config_source(settings: Settings) -> ConfigSource | None:
     if settings.config_path:
         return FileSource(settings.config_path)
     if settings.config_bucket:
+        kind = (settings.config_bucket_type or "s3").lower()
+        if kind != "s3":
+            return UnsupportedSource(f"{kind}://{settings.config_bucket}/{settings.config_key}",
+                                     f"LITELLM_CONFIG_BUCKET_TYPE={settings.config_bucket_type!r}: this gateway reads "
+                                     "its config from S3 or a file only (unset it, or set it to 's3')")
         return S3Source(settings.config_bucket, settings.config_key, settings.tmp_dir)
     return None
 

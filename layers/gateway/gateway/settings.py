@@ -51,8 +51,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, env_ignore_empty=True, extra="ignore", populate_by_name=True)
 
     config_path: str | None = Field(None, validation_alias=_env("LITELLM_CONFIG_PATH"))
-    config_bucket: str | None = Field(None, validation_alias=_env("CONFIG_S3_BUCKET"))
-    config_key: str = Field("config/config.yaml", validation_alias=_env("CONFIG_S3_KEY"))
+    # LiteLLM's proxy names for the same (``proxy_server.py``, ``LITELLM_CONFIG_BUCKET_*``) are aliases
+    config_bucket: str | None = Field(None, validation_alias=_env("CONFIG_S3_BUCKET", "LITELLM_CONFIG_BUCKET_NAME"))
+    config_key: str = Field("config/config.yaml",
+                            validation_alias=_env("CONFIG_S3_KEY", "LITELLM_CONFIG_BUCKET_OBJECT_KEY"))
+    config_bucket_type: str | None = Field(None, validation_alias=_env("LITELLM_CONFIG_BUCKET_TYPE"))
     config_hot_reload: bool = Field(False, validation_alias=_env("CONFIG_HOT_RELOAD"))
     config_sync_interval: int = Field(60, validation_alias=_env("CONFIG_SYNC_INTERVAL"))
     router_bucket: str | None = Field(None, validation_alias=_env("LLMROUTER_MODEL_S3_BUCKET"))

@@ -16,7 +16,7 @@ class BatchSettings(BaseSettings):
 
     model_config = SettingsConfigDict(frozen=True, env_ignore_empty=True, extra="ignore", populate_by_name=True)
 
-    bucket: str | None = Field(None, validation_alias=AliasChoices("BATCH_S3_BUCKET", "CONFIG_S3_BUCKET"))
+    bucket: str | None = Field(None, validation_alias=AliasChoices("BATCH_S3_BUCKET", "CONFIG_S3_BUCKET", "LITELLM_CONFIG_BUCKET_NAME"))
     table: str | None = Field(None, validation_alias="GATEWAY_TABLE")  # the one table
     queue_url: str | None = Field(None, validation_alias="BATCH_QUEUE_URL")  # unset = in-process (local/dev only)
     chunk_lines: int = Field(50, validation_alias="BATCH_CHUNK_LINES")  # lines per SQS work item

@@ -50,6 +50,21 @@ class FileSource:
             raise ConfigError(f"cannot read config file {self.location}: {err.strerror}") from None
 
 
+class UnsupportedSource:
+    """A config location the gateway cannot read (LiteLLM's ``LITELLM_CONFIG_BUCKET_TYPE=gcs``):
+    every load fails with the reason, shown by ``/_health/ready``, instead of falling back silently."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.location = location
+        self.reason = reason
+
+    def current_version(self) -> str:
+        raise ConfigError(self.reason)
+
+    def fetch(self) -> Document:
+        raise ConfigError(self.reason)
+
+
 class S3Source:
     """An S3 object, downloaded to ``tmp_dir`` so a reload never serves a half-written file."""
 

@@ -9,7 +9,7 @@ class ResponsesSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, env_ignore_empty=True, extra="ignore", populate_by_name=True)
 
     table: str | None = Field(None, validation_alias="GATEWAY_TABLE")
-    bucket: str | None = Field(None, validation_alias=AliasChoices("RESPONSES_S3_BUCKET", "CONFIG_S3_BUCKET"))
+    bucket: str | None = Field(None, validation_alias=AliasChoices("RESPONSES_S3_BUCKET", "CONFIG_S3_BUCKET", "LITELLM_CONFIG_BUCKET_NAME"))
     #: OpenAI keeps stored responses 30 days; DynamoDB's TTL deletes them some time after that, and
     #: a read refuses an expired one before then.
     retention_days: float = Field(30.0, gt=0, validation_alias="RESPONSES_RETENTION_DAYS")
