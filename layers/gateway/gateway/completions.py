@@ -223,6 +223,46 @@ def _answering_group(engine: Engine, hidden: dict[str, Any]) -> str | None:
     return getattr(deployment, "model_name", None)
 
 
+def _name_answering_group(engine: Engine, call: Call, response: Any) -> str:
+    """The group whose deployment answered (after a fallback, not the one asked for); the spend
+    log names it too, as LiteLLM's does."""
+    answered = _answering_group(engine, getattr(response, "_hidden_params", None) or {})
+    group = answered if answered in call.reachable_groups() else call.group
+    if call.admission is not None:
+        call.admission.model = group
+    return group
+
+
+#: litellm Router's own headers (``router_utils/add_retry_fallback_headers.py``) passed on as
+#: LiteLLM's proxy sends them; ``x-litellm-fallback-errors`` is not: it quotes provider errors.
+_ROUTER_HEADERS = ("x-litellm-attempted-retries", "x-litellm-max-retries", "x-litellm-attempted-fallbacks")
+
+
+def litellm_headers(engine: Engine, group: str, response: Any, cost: float | None = None) -> dict[str, str]:
+    """The ``x-litellm-*`` response headers LiteLLM's proxy documents and its clients read
+    (``ProxyBaseLLMRequestProcessing.get_custom_headers``): call id, deployment id, the Router's
+    retry and fallback counts, the timeout, and the charged cost when known. Not its version, the
+    deployment's api_base or region: they describe the deployment to callers who need not know it."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    headers: dict[str, str] = {}
+    for name, value in (("x-litellm-call-id", hidden.get("litellm_call_id")),
+                        ("x-litellm-model-id", hidden.get("model_id"))):
+        if value:
+            headers[name] = str(value)
+    extra = hidden.get("additional_headers") or {}
+    for name in _ROUTER_HEADERS:
+        if extra.get(name) is not None:
+            headers[name] = str(extra[name])
+    deployments = engine.config.deployments(group)
+    timeout = getattr(deployments[0].litellm_params, "timeout", None) if deployments else None
+    timeout = timeout or getattr(engine.provider_router, "timeout", None)
+    if timeout:
+        headers["x-litellm-timeout"] = str(timeout)
+    if cost is not None:
+        headers["x-litellm-response-cost"] = str(cost)
+    return headers
+
+
 def _deployment(response: Any) -> str | None:
     hidden = getattr(response, "_hidden_params", None) or {}
     return hidden.get("litellm_model_name") or hidden.get("model_id")
@@ -279,11 +319,13 @@ async def complete(engine: Engine, call: Call, body: Any) -> Result:
     data = response.model_dump() if hasattr(response, "model_dump") else dict(response)
     prompt_tokens, completion_tokens = _usage_numbers(data.get("usage"))
     latency = call.elapsed_ms()
+    cost = _cost(engine, call, response, prompt_tokens, completion_tokens)
+    answered = _name_answering_group(engine, call, response)
     await accounting.settle(
         call.admission,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
-        cost=_cost(engine, call, response, prompt_tokens, completion_tokens),
+        cost=cost,
         status=200,
         deployment=_deployment(response),
         router=call.router,
@@ -292,7 +334,8 @@ async def complete(engine: Engine, call: Call, body: Any) -> Result:
     record_request(route=call.kind, model=call.group, status=200, latency_ms=latency,
                    prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
     annotate(status=200)
-    return Result(body=_clean(data), headers=call.headers(), response=response)
+    headers = {**call.headers(), "x-gateway-model": answered, **litellm_headers(engine, answered, response, cost)}
+    return Result(body=_clean(data), headers=headers, response=response)
 
 
 def _clean(data: dict[str, Any]) -> dict[str, Any]:
@@ -322,7 +365,9 @@ async def open_chunks(engine: Engine, call: Call, body: Any) -> Chunks:
         iterator = None
     except Exception as exc:
         raise await fail(call, exc) from None
-    return Chunks(chunks=_relay(engine, call, body, first, iterator), headers=call.headers())
+    answered = _name_answering_group(engine, call, first) if first is not None else call.group
+    headers = {**call.headers(), "x-gateway-model": answered, **litellm_headers(engine, answered, first)}
+    return Chunks(chunks=_relay(engine, call, body, first, iterator), headers=headers)
 
 
 async def open_stream(engine: Engine, call: Call, body: Any) -> Stream:
