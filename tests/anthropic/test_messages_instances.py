@@ -7,7 +7,7 @@ mixed) is spread round-robin over them, all on one virtual key:
 
 - a key with ``rpm_limit``: at most ``rpm_limit`` accepted per minute window (exactly that many
   when the burst fits in one window), every other request a 429 ``rate_limit_error`` in
-  Anthropic's shape;
+  Anthropic's shape (a budget refusal is LiteLLM's 422);
 - a key with ``max_budget``: final spend <= max_budget, at least one accepted and one refused, and
   no fewer accepted than fit side by side at the worst-case reservation;
 - for both: one spend log per accepted request and none for a refused one, the logs' costs summed
@@ -172,7 +172,7 @@ def _one(client: anthropic.Anthropic, rid: str, stream: bool) -> dict:
             raw = client.messages.with_raw_response.create(model=CLAUDE, max_tokens=MAX_TOKENS, messages=PROMPT,
                                                            extra_headers=headers)
             message, echoed = raw.parse(), raw.headers.get("x-request-id")
-    except anthropic.RateLimitError as exc:
+    except (anthropic.RateLimitError, anthropic.UnprocessableEntityError) as exc:  # rpm; budget (LiteLLM's 422)
         return {"rid": rid, "stream": stream, "ok": False, "status": exc.status_code, "body": exc.body,
                 "retry_after": exc.response.headers.get("retry-after"), "error": None}
     except Exception as exc:  # any other outcome fails the test, with what it was
@@ -209,15 +209,17 @@ def _avoid_minute_boundary(margin: float = 12.0) -> None:
 
 
 def _check_refusals(rows: list[dict], words: str, *, retry_after: bool) -> None:
-    """Every request not accepted was refused by the limit, a 429 in Anthropic's shape; with
-    ``retry-after`` for a window that resets, without for a budget that never does."""
+    """Every request not accepted was refused by the limit in Anthropic's shape: a 429
+    ``rate_limit_error`` with ``retry-after`` for a window that resets, LiteLLM's 422 without it
+    for a budget that never does (an SDK retries the first, not the second)."""
+    status, kind = (429, "rate_limit_error") if retry_after else (422, "invalid_request_error")
     for r in rows:
         if r["ok"]:
             continue
-        assert r["error"] is None and r["status"] == 429, r
+        assert r["error"] is None and r["status"] == status, r
         body = r["body"]
         assert isinstance(body, dict) and body.get("type") == "error", r
-        assert body["error"]["type"] == "rate_limit_error" and words in body["error"]["message"], r
+        assert body["error"]["type"] == kind and words in body["error"]["message"], r
         assert body.get("request_id") == r["rid"], r
         if retry_after:
             assert r["retry_after"] and 1 <= int(r["retry_after"]) <= 60, r

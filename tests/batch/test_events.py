@@ -235,7 +235,7 @@ def test_budget_exhaustion_stops_the_batch_cleanly(batch_env, s3_handler, sqs_ha
     errors = read_output(batch["error_file_id"])
     assert len(errors) == 30 - ran
     refused = [e for e in errors if e["response"]]
-    assert len(refused) == 1 and refused[0]["response"]["status_code"] == 429
+    assert len(refused) == 1 and refused[0]["response"]["status_code"] == 422  # LiteLLM 1.106.2
     assert refused[0]["response"]["body"]["error"]["code"] == "budget_exceeded"
     assert all(e["error"]["code"] == "budget_exceeded" for e in errors if not e["response"])
     assert _spend(token) <= 0.0002 + 1e-12

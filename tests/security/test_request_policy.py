@@ -234,7 +234,7 @@ def test_the_reservation_covers_the_dearest_group_a_fallback_may_reach(http_serv
     body = {"model": "primary", "messages": USER, "max_tokens": 100}
     refused = httpx.post(http_server + "/v1/chat/completions", headers=_auth(key), timeout=10,
                          json={**body, "fallbacks": ["canary"]})
-    assert refused.status_code == 429 and refused.json()["error"]["code"] == "budget_exceeded", refused.text
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "budget_exceeded", refused.text
     assert len(upstream.requests) == seen_before
     alone = httpx.post(http_server + "/v1/chat/completions", headers=_auth(key), timeout=10, json=body)
     assert alone.status_code == 502, alone.text  # admitted; the failing primary answers for itself

@@ -34,6 +34,7 @@ _SAFE_LITELLM_SETTINGS = {
     "default_max_tokens",
     "allowed_fails",
     "disable_add_transform_inline_image_block",
+    "budget_exceeded_status_code",
 }
 
 

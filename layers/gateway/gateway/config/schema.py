@@ -89,6 +89,9 @@ class LiteLLMSettings(_Open):
     request_timeout: float | None = Field(default=None, gt=0)
     num_retries: int | None = Field(default=None, ge=0)
     set_verbose: bool | None = None
+    # LiteLLM's status for a budget refusal (``litellm.budget_exceeded_status_code``, 422 in 1.106.2;
+    # 429 restores the older answer, which SDKs retry)
+    budget_exceeded_status_code: int | None = Field(default=None, ge=400, le=499)
 
 
 class GeneralSettings(_Open):

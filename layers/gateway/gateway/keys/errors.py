@@ -6,6 +6,7 @@ could not check.
 """
 from __future__ import annotations
 
+import sys
 from typing import Mapping
 
 from gateway.dynamo.errors import StoreUnavailable  # noqa: F401 (re-exported)
@@ -48,9 +49,23 @@ def unavailable(detail: str = "") -> GatewayError:
                         code="key_store_unavailable", headers={"retry-after": "1"})
 
 
+#: LiteLLM 1.106.2 refuses an exhausted budget with 422 (``litellm.budget_exceeded_status_code``,
+#: ``litellm/__init__.py``; ``litellm/proxy/auth/auth_exception_handler.py`` answers with it): the
+#: OpenAI and Anthropic SDKs do not retry a 422, as they do a 429, so an agent does not spin on a
+#: budget that will not come back. ``litellm_settings.budget_exceeded_status_code`` changes it.
+BUDGET_EXCEEDED_STATUS = 422
+
+
+def budget_status() -> int:
+    """litellm's setting when litellm is loaded (a config may have set it), else LiteLLM's default."""
+    litellm = sys.modules.get("litellm")
+    status = getattr(litellm, "budget_exceeded_status_code", BUDGET_EXCEEDED_STATUS)
+    return status if isinstance(status, int) and 400 <= status < 500 else BUDGET_EXCEEDED_STATUS
+
+
 def budget_exceeded(scope: str, spend: str, max_budget: str, headers: Mapping[str, str]) -> GatewayError:
     return GatewayError(
-        429,
+        budget_status(),
         f"Budget exceeded for {scope}: spend {spend} + reserved for this request would pass max_budget {max_budget}.",
         type="budget_exceeded",
         code="budget_exceeded",
