@@ -202,8 +202,8 @@ def test_bad_lines_go_to_the_error_file(batch_env, s3_handler, sqs_handler, upst
         else:
             by_code[e["response"]["body"]["error"]["code"]] = e
     assert set(by_code) == {"invalid_json_line", "missing_custom_id", "invalid_url", "missing_required_parameter",
-                            "model_not_found", "model_not_allowed", "duplicate_custom_id", "invalid_value"}
-    assert by_code["model_not_allowed"]["response"]["status_code"] == 403
+                            "model_not_found", "key_model_access_denied", "duplicate_custom_id", "invalid_value"}
+    assert by_code["key_model_access_denied"]["response"]["status_code"] == 403
     assert by_code["model_not_found"]["response"]["status_code"] == 404
     assert by_code["missing_required_parameter"]["response"]["status_code"] == 400
     assert by_code["invalid_json_line"]["error"]["line"] in (2, 12)

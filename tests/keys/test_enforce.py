@@ -38,9 +38,10 @@ def test_model_access(store):
     access.check_model_access(p, "mock")
     with pytest.raises(GatewayError) as e:
         access.check_model_access(p, "gpt-4o")  # team allows, key does not
-    assert e.value.status_code == 403 and e.value.code == "model_not_allowed"
-    with pytest.raises(GatewayError):
+    assert e.value.status_code == 403 and e.value.code == "key_model_access_denied"  # LiteLLM's type
+    with pytest.raises(GatewayError) as e:
         access.check_model_access(p, "claude")  # key allows, team does not
+    assert e.value.status_code == 403 and e.value.code == e.value.type == "team_model_access_denied"
     everything = ["mock", "gpt-4o", "claude", "openai/gpt-5"]
     assert access.allowed_models(p, everything) == ["mock"]
     p_all = resolve.resolve_token(make_key(team_id="t", models=["all-team-models"]))
@@ -152,7 +153,7 @@ def test_revocation_is_immediate_at_admission_despite_cache(store):
     admin.update_key(UpdateKeyRequest(key=token, models=["other"]))
     with pytest.raises(GatewayError) as e:
         admit(p, "after-update")  # reloaded config no longer allows "mock"
-    assert e.value.code == "model_not_allowed"
+    assert e.value.code == "key_model_access_denied"
     admin.update_key(UpdateKeyRequest(key=token, models=[]))
     p = resolve.resolve_token(token)
     admin.delete_keys(admin.DeleteKeysRequest(keys=[token]))

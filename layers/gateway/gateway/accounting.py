@@ -36,7 +36,7 @@ def enabled() -> bool:
 
 
 def check_model_access(principal: Principal, group: str) -> None:
-    """403 ``model_not_allowed`` unless this caller may use ``group``."""
+    """403 ``key_model_access_denied`` / ``team_model_access_denied`` unless this caller may use ``group``."""
     access.check_model_access(principal, group)
 
 

@@ -25,14 +25,19 @@ def matches(model: str, allowed: tuple[str, ...] | list[str]) -> bool:
     return False
 
 
-def _key_allows(principal: Principal, model: str) -> bool:
+def _refused_by(principal: Principal, model: str) -> str | None:
+    """``"key"`` or ``"team"``: whose model list leaves ``model`` out (None: both allow it)."""
     key_models = tuple(principal.key.models) if principal.key is not None else ()
     team_models = tuple(principal.team.models) if principal.team is not None else ()
     if key_models and ALL_TEAM_MODELS not in key_models and not matches(model, key_models):
-        return False
+        return "key"
     if team_models and not matches(model, team_models):
-        return False
-    return True
+        return "team"
+    return None
+
+
+def _key_allows(principal: Principal, model: str) -> bool:
+    return _refused_by(principal, model) is None
 
 
 def allowed_models(principal: Principal, all_models: list[str]) -> list[str]:
@@ -43,8 +48,10 @@ def allowed_models(principal: Principal, all_models: list[str]) -> list[str]:
 
 
 def check_model_access(principal: Principal, model: str) -> None:
-    """403 ``model_not_allowed`` unless the key and its team both allow ``model``."""
+    """403 ``key_model_access_denied`` / ``team_model_access_denied`` (LiteLLM's) unless the key and
+    its team both allow ``model``."""
     if principal.kind == "master" or principal.key is None:
         return
-    if not _key_allows(principal, model):
-        raise kerr.model_not_allowed(model)
+    refused_by = _refused_by(principal, model)
+    if refused_by is not None:
+        raise kerr.model_not_allowed(model, by=refused_by)

@@ -1,7 +1,7 @@
 """What the completion pipeline calls around every model request.
 
     principal = auth.authenticate(...)              # resolve.resolve_token for virtual keys
-    access.check_model_access(principal, model)     # 403 model_not_allowed
+    access.check_model_access(principal, model)     # 403 key_/team_model_access_denied
     adm = enforce.admit(principal, request_id=..., model=..., prompt_tokens=..., max_tokens=...,
                         input_cost_per_token=..., output_cost_per_token=...)   # 429 / 503
     try:

@@ -33,12 +33,17 @@ def team_blocked() -> GatewayError:
     return GatewayError(403, "This API key's team is blocked.", type="permission_error", code="team_blocked")
 
 
-def model_not_allowed(model: str) -> GatewayError:
+def model_not_allowed(model: str, by: str = "key") -> GatewayError:
+    """LiteLLM's refusal (``litellm/proxy/auth/auth_checks.py``): 403 with the type
+    ``key_model_access_denied`` or ``team_model_access_denied`` (here also the ``code``) and its
+    client message (``model_access_denied.py``), which does not say whether the model exists."""
+    kind = f"{by}_model_access_denied"
     return GatewayError(
         403,
-        f"This API key is not allowed to use model '{model}'.",
-        type="permission_error",
-        code="model_not_allowed",
+        f"The requested model '{model}' is not available for this API key, or the model name is invalid. "
+        "Check the models available to you and try again.",
+        type=kind,
+        code=kind,
         param="model",
     )
 

@@ -132,7 +132,7 @@ def decide(table: RoutingTable, name: str, body: Any, principal: Principal, cata
         decision = slot.router.route(request)
     except llmrouter.NoCandidateError as err:
         raise errors.forbidden(f"Model '{name}' cannot route this request with the models this key may use: {err}",
-                               code="model_not_allowed") from None
+                               code="key_model_access_denied") from None
     record = decision.to_dict()
     record["router"] = name
     return decision.model, record
