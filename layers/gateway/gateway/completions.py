@@ -43,6 +43,7 @@ class Call:
     client_params: dict[str, Any] = field(default_factory=dict)  # caller credentials an admin opted in to
     dropped: tuple[str, ...] = ()
     prompt_tokens: int | None = None  # counted at admission (virtual keys), else when first needed
+    response_id: str | None = None  # the id the client will see, when a protocol adapter sets its own
     started: float = field(default_factory=time.perf_counter)
 
     def reachable_groups(self) -> tuple[str, ...]:
@@ -328,6 +329,7 @@ async def complete(engine: Engine, call: Call, body: Any) -> Result:
         cost=cost,
         status=200,
         deployment=_deployment(response),
+        response_id=call.response_id or data.get("id"),
         router=call.router,
         latency_ms=latency,
     )
@@ -470,6 +472,7 @@ async def _relay(engine: Engine, call: Call, body: Any, first: Any, iterator: An
                 router=call.router,
                 latency_ms=call.elapsed_ms(),
                 error_code=error_code,
+                response_id=call.response_id or getattr(first, "id", None),
             )
         else:  # client went away or the stream broke before anything was generated
             await accounting.release(call.admission, status=status if status != 200 else 499,

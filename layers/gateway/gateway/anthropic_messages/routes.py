@@ -45,16 +45,18 @@ async def create_message(request: Request, principal: Principal = Depends(authen
             body._adapter_params["extra_headers"] = {"anthropic-beta": ",".join(flags)}
     except Exception as exc:
         raise await completions.fail(call, exc) from None
+    call.response_id = translate.new_message_id()  # the spend log is found by it, as LiteLLM's are
     if parsed.stream:
         chunks = await completions.open_chunks(engine, call, body)
-        events = _events(chunks, parsed.model, tool_names, request.state.request_id)
+        events = _events(chunks, parsed.model, tool_names, request.state.request_id, call.response_id)
         return StreamingResponse(events, media_type="text/event-stream", headers={**_SSE_HEADERS, **chunks.headers})
     result = await completions.complete(engine, call, body)
-    return JSONResponse(translate.response_body(result.response, tool_names, parsed.model), headers=result.headers)
+    return JSONResponse(translate.response_body(result.response, tool_names, parsed.model, call.response_id),
+                        headers=result.headers)
 
 
-async def _events(chunks: completions.Chunks, model: str, tool_names: dict[str, str], request_id: str
-                  ) -> AsyncIterator[bytes]:
+async def _events(chunks: completions.Chunks, model: str, tool_names: dict[str, str], request_id: str,
+                  message_id: str) -> AsyncIterator[bytes]:
     """Anthropic's event stream from litellm's chunks (litellm's ``AnthropicStreamWrapper``), with a
     ``ping`` after ``message_start`` as Anthropic sends, and the gateway's own ``error`` event (with
     Anthropic's error type) when the call fails mid-stream."""
@@ -75,7 +77,7 @@ async def _events(chunks: completions.Chunks, model: str, tool_names: dict[str, 
         upstream, model=model, tool_name_mapping=tool_names, is_async=True)
     pinged = False
     try:
-        async for event in _thinking_starts_empty(stream):
+        async for event in _thinking_starts_empty(stream, message_id):
             if "error" in failure and event.startswith(b"event: error"):
                 yield sse_event(failure["error"], request_id)
                 return
@@ -93,8 +95,9 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-async def _thinking_starts_empty(events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Open each ``thinking`` block empty, as Anthropic does.
+async def _thinking_starts_empty(events: AsyncIterator[bytes], message_id: str) -> AsyncIterator[bytes]:
+    """Open each ``thinking`` block empty, as Anthropic does; ``message_start`` carries the
+    gateway's message id (litellm's adapter puts a chat id there).
 
     litellm 1.106.2's adapter seeds a thinking block's ``content_block_start`` with the first
     piece of thinking text and then sends the same piece as a ``thinking_delta``
@@ -104,7 +107,10 @@ async def _thinking_starts_empty(events: AsyncIterator[bytes]) -> AsyncIterator[
     """
     seeded: tuple[int, str] | None = None
     async for event in events:
-        if event.startswith(b"event: content_block_start") and b'"thinking"' in event:
+        if event.startswith(b"event: message_start"):
+            data = json.loads(event.split(b"data: ", 1)[1])
+            event = _event("message_start", {**data, "message": {**data.get("message", {}), "id": message_id}})
+        elif event.startswith(b"event: content_block_start") and b'"thinking"' in event:
             data = json.loads(event.split(b"data: ", 1)[1])
             block = data.get("content_block") or {}
             if block.get("type") == "thinking" and block.get("thinking"):

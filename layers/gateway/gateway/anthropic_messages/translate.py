@@ -16,6 +16,7 @@ so it is done for the deployment the call goes to, after the pipeline picked the
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 from gateway import providers
@@ -130,13 +131,18 @@ def count_tokens(engine: Engine, group: str, request: CountTokensRequest) -> int
     return int(litellm.token_counter(model=model, messages=chat.messages, tools=tools))
 
 
-def response_body(result_response: Any, tool_names: dict[str, str], requested_model: str) -> dict[str, Any]:
-    """litellm's chat response as an Anthropic ``message``."""
+def new_message_id() -> str:
+    """An id in Anthropic's form, known before the call so the spend log carries it."""
+    return "msg_" + secrets.token_hex(12)
+
+
+def response_body(result_response: Any, tool_names: dict[str, str], requested_model: str,
+                  message_id: str) -> dict[str, Any]:
+    """litellm's chat response as an Anthropic ``message``, under the gateway's message id."""
     from litellm.llms.anthropic.pass_through.adapters.handler import ANTHROPIC_ADAPTER
 
     message = ANTHROPIC_ADAPTER.translate_completion_output_params(result_response, tool_name_mapping=tool_names)
     data = message.model_dump(exclude_none=False) if hasattr(message, "model_dump") else dict(message or {})
     data["model"] = requested_model
-    if not str(data.get("id") or "").startswith("msg_"):  # litellm keeps the chat id; Anthropic's start msg_
-        data["id"] = "msg_" + str(data.get("id") or "").removeprefix("chatcmpl-").replace("-", "")
+    data["id"] = message_id  # litellm keeps the chat id
     return data

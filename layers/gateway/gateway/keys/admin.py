@@ -123,6 +123,7 @@ def team_view(team: TeamRecord, usage: Usage | None) -> dict[str, Any]:
 def log_view(log: SpendLog) -> dict[str, Any]:
     return {
         "request_id": log.request_id,
+        "response_id": log.response_id,
         "api_key": log.key_hash,
         "team_id": log.team_id,
         "user": log.user_id,

@@ -173,6 +173,7 @@ def settle(
     latency_ms: float,
     error_code: str | None = None,
     payload: dict | None = None,
+    response_id: str | None = None,
 ) -> None:
     """Turn the reservation into the real cost, free the slot, write the spend log (exactly once).
 
@@ -193,7 +194,7 @@ def settle(
         deployment=deployment, router=router, prompt_tokens=int(prompt_tokens),
         completion_tokens=int(completion_tokens), cost=actual, latency_ms=float(latency_ms),
         status=int(status), error_code=error_code, start_time=admission.start_time, end_time=now,
-        ttl=spend.log_ttl(now), payload=spend.payload_text(payload),
+        ttl=spend.log_ttl(now), payload=spend.payload_text(payload), response_id=response_id,
     )
     key_delta = team_delta = None
     if admission.key_reserved is not None:

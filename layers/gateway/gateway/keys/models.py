@@ -157,3 +157,4 @@ class SpendLog:
     end_time: float
     ttl: int
     payload: str | None = None  # request/response JSON, only when GATEWAY_LOG_PROMPTS is on (truncated)
+    response_id: str | None = None  # the answer's own id (chatcmpl-..., msg_..., resp_...), as LiteLLM logs it

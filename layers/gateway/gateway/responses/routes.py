@@ -76,6 +76,7 @@ async def create_response(request: Request, principal: Principal = Depends(authe
     except Exception as exc:
         raise await completions.fail(call, exc) from None
     response_id = translate.new_response_id()
+    call.response_id = response_id  # the spend log is found by it, as LiteLLM's are by the response id
 
     async def keep(response: dict[str, Any], chat_response: Any) -> None:
         if not parsed.store:

@@ -346,6 +346,7 @@ def log_item(log: SpendLog) -> dict[str, Any]:
         "end_time": Decimal(str(log.end_time)),
         "ttl": log.ttl,
         "payload": log.payload,
+        "response_id": log.response_id,
     }
 
 
@@ -369,6 +370,7 @@ def spend_log(raw: dict[str, Any]) -> SpendLog:
         end_time=float(raw.get("end_time", 0)),
         ttl=int(raw.get("ttl", 0)),
         payload=raw.get("payload"),
+        response_id=raw.get("response_id"),
     )
 
 
@@ -737,9 +739,12 @@ class DynamoDBKeyStore(KeyStore):
     ) -> list[SpendLog]:
         e = _Expr()
         filters = []
-        for attr, value in (("team_id", team_id), ("user_id", user_id), ("request_id", request_id)):
+        for attr, value in (("team_id", team_id), ("user_id", user_id)):
             if value is not None:
                 filters.append(f"{e.n(attr)} = {e.v(value)}")
+        if request_id is not None:  # the gateway's request id or the answer's own id (LiteLLM's request_id)
+            value = e.v(request_id)
+            filters.append(f"({e.n('request_id')} = {value} OR {e.n('response_id')} = {value})")
         lo, hi = _iso(start), _iso(end)
         out: list[SpendLog] = []
 
