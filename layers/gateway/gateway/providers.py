@@ -6,7 +6,6 @@ exceptions and clients never see provider internals.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any
 
@@ -14,6 +13,7 @@ import litellm
 from litellm import Router
 
 from gateway import errors
+from gateway.config.ignored import HONOURED_LITELLM_SETTINGS, router_arguments
 from gateway.config.parse import ParsedConfig
 
 log = logging.getLogger(__name__)
@@ -22,39 +22,18 @@ log = logging.getLogger(__name__)
 # maps and logs errors itself (as JSON, without internals), so the banner is only noise in the logs.
 litellm.suppress_debug_info = True
 
-# litellm module attributes that a config's ``litellm_settings`` may set. Callbacks and anything
-# that would send data elsewhere are deliberately not in this list.
-_SAFE_LITELLM_SETTINGS = {
-    "drop_params",
-    "modify_params",
-    "request_timeout",
-    "num_retries",
-    "set_verbose",
-    "max_budget",
-    "default_max_tokens",
-    "allowed_fails",
-    "disable_add_transform_inline_image_block",
-    "budget_exceeded_status_code",
-}
-
-
 def _router_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
-    accepted = set(inspect.signature(Router.__init__).parameters) - {"self", "model_list"}
-    kwargs = {k: v for k, v in settings.items() if k in accepted and v not in (None, [], {})}
-    ignored = sorted(set(settings) - accepted)
-    if ignored:
-        log.info("router_settings not passed to litellm: %s", ", ".join(ignored))
-    return kwargs
+    """What litellm's Router takes; the rest is named by ``config.ignored`` (one warning at load)."""
+    accepted = router_arguments()
+    return {k: v for k, v in settings.items() if k in accepted and v not in (None, [], {})}
 
 
 def build_provider_router(parsed: ParsedConfig) -> Router:
     """A litellm Router for this config (called at cold start and on every successful reload)."""
     config = parsed.config
     for key, value in config.litellm_settings.model_dump(exclude_none=True).items():
-        if key in _SAFE_LITELLM_SETTINGS:
+        if key in HONOURED_LITELLM_SETTINGS:  # the others are named by config.ignored
             setattr(litellm, key, value)
-        else:
-            log.warning("litellm_settings.%s is not supported by the gateway and was ignored", key)
     model_list = []
     for entry in config.model_list:
         params = entry.litellm_params.model_dump(exclude_none=True)

@@ -21,6 +21,7 @@ from litellm import Router
 from gateway import auth, errors
 from gateway.catalog import Catalog
 from gateway.config.errors import ConfigError
+from gateway.config.ignored import not_honoured
 from gateway.config.parse import ParsedConfig
 from gateway.config.source import ConfigSource, FileSource, S3Source, UnsupportedSource
 from gateway.config.store import ConfigStore
@@ -41,6 +42,7 @@ class Engine:
     parsed: ParsedConfig
     provider_router: Router  # litellm's: retries, fallbacks and cooldowns across deployments
     catalog: Catalog
+    ignored: tuple[str, ...] = ()  # config keys the gateway does not honour (config.ignored)
 
     @property
     def config(self):
@@ -56,8 +58,12 @@ def build_engine(parsed: ParsedConfig) -> Engine:
         check_master_key(parsed.config.general_settings.master_key, "general_settings.master_key of the config")
     except WeakMasterKey as err:
         raise WeakConfigMasterKey(str(err)) from None
+    ignored = tuple(not_honoured(parsed.config))
+    if ignored:
+        log.warning("config keys not honoured by the gateway (ignored): %s", ", ".join(ignored))
     with subsegment("config.build"):
-        return Engine(parsed=parsed, provider_router=build_provider_router(parsed), catalog=Catalog(parsed.config))
+        return Engine(parsed=parsed, provider_router=build_provider_router(parsed), catalog=Catalog(parsed.config),
+                      ignored=ignored)
 
 
 def config_source(settings: Settings) -> ConfigSource | None:
@@ -135,6 +141,8 @@ class Runtime:
     # -- readiness -----------------------------------------------------------------------------
     def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {"config": self.config.status()}
+        if self.config.current is not None:
+            checks["config"]["ignored"] = list(self.config.current.runtime.ignored)
         if self.config.current is not None and self.config.current.runtime.config.router_settings.llm_routers:
             table = self.routing_table(self.config.current.runtime)
             checks["router"] = {**self.artifacts.status(), "routers": table.status()}
