@@ -44,6 +44,7 @@ class Call:
     dropped: tuple[str, ...] = ()
     prompt_tokens: int | None = None  # counted at admission (virtual keys), else when first needed
     response_id: str | None = None  # the id the client will see, when a protocol adapter sets its own
+    answered: str | None = None  # the group whose deployment answered, once known (after a fallback: not ``group``)
     started: float = field(default_factory=time.perf_counter)
 
     def reachable_groups(self) -> tuple[str, ...]:
@@ -54,7 +55,7 @@ class Call:
         return (time.perf_counter() - self.started) * 1000
 
     def headers(self) -> dict[str, str]:
-        headers = {"x-gateway-model": self.group}
+        headers = {"x-gateway-model": self.answered or self.group}
         headers["x-gateway-router"] = (self.router or {}).get("strategy", "direct")
         if self.dropped:
             headers["x-gateway-dropped-params"] = ",".join(self.dropped)[:1000]
@@ -224,14 +225,15 @@ def _answering_group(engine: Engine, hidden: dict[str, Any]) -> str | None:
     return getattr(deployment, "model_name", None)
 
 
-def _name_answering_group(engine: Engine, call: Call, response: Any) -> str:
-    """The group whose deployment answered (after a fallback, not the one asked for); the spend
-    log names it too, as LiteLLM's does."""
+def _note_answering_group(engine: Engine, call: Call, response: Any) -> None:
+    """Record the group whose deployment answered (after a fallback, not the one asked for): the
+    ``x-gateway-model`` header and the spend log name it, as LiteLLM's do."""
     answered = _answering_group(engine, getattr(response, "_hidden_params", None) or {})
-    group = answered if answered in call.reachable_groups() else call.group
-    if call.admission is not None:
-        call.admission.model = group
-    return group
+    call.answered = answered if answered in call.reachable_groups() else call.group
+
+
+def _response_headers(engine: Engine, call: Call, response: Any, cost: float | None = None) -> dict[str, str]:
+    return {**call.headers(), **_litellm_headers(engine, call.answered or call.group, response, cost)}
 
 
 #: litellm Router's own headers (``router_utils/add_retry_fallback_headers.py``) passed on as
@@ -239,7 +241,7 @@ def _name_answering_group(engine: Engine, call: Call, response: Any) -> str:
 _ROUTER_HEADERS = ("x-litellm-attempted-retries", "x-litellm-max-retries", "x-litellm-attempted-fallbacks")
 
 
-def litellm_headers(engine: Engine, group: str, response: Any, cost: float | None = None) -> dict[str, str]:
+def _litellm_headers(engine: Engine, group: str, response: Any, cost: float | None = None) -> dict[str, str]:
     """The ``x-litellm-*`` response headers LiteLLM's proxy documents and its clients read
     (``ProxyBaseLLMRequestProcessing.get_custom_headers``): call id, deployment id, the Router's
     retry and fallback counts, the timeout, and the charged cost when known. Not its version, the
@@ -321,9 +323,10 @@ async def complete(engine: Engine, call: Call, body: Any) -> Result:
     prompt_tokens, completion_tokens = _usage_numbers(data.get("usage"))
     latency = call.elapsed_ms()
     cost = _cost(engine, call, response, prompt_tokens, completion_tokens)
-    answered = _name_answering_group(engine, call, response)
+    _note_answering_group(engine, call, response)
     await accounting.settle(
         call.admission,
+        model=call.answered,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         cost=cost,
@@ -336,8 +339,7 @@ async def complete(engine: Engine, call: Call, body: Any) -> Result:
     record_request(route=call.kind, model=call.group, status=200, latency_ms=latency,
                    prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
     annotate(status=200)
-    headers = {**call.headers(), "x-gateway-model": answered, **litellm_headers(engine, answered, response, cost)}
-    return Result(body=_clean(data), headers=headers, response=response)
+    return Result(body=_clean(data), headers=_response_headers(engine, call, response, cost), response=response)
 
 
 def _clean(data: dict[str, Any]) -> dict[str, Any]:
@@ -367,9 +369,9 @@ async def open_chunks(engine: Engine, call: Call, body: Any) -> Chunks:
         iterator = None
     except Exception as exc:
         raise await fail(call, exc) from None
-    answered = _name_answering_group(engine, call, first) if first is not None else call.group
-    headers = {**call.headers(), "x-gateway-model": answered, **litellm_headers(engine, answered, first)}
-    return Chunks(chunks=_relay(engine, call, body, first, iterator), headers=headers)
+    if first is not None:
+        _note_answering_group(engine, call, first)
+    return Chunks(chunks=_relay(engine, call, body, first, iterator), headers=_response_headers(engine, call, first))
 
 
 async def open_stream(engine: Engine, call: Call, body: Any) -> Stream:
@@ -464,6 +466,7 @@ async def _relay(engine: Engine, call: Call, body: Any, first: Any, iterator: An
         if finished or usage or streamed:
             await accounting.settle(
                 call.admission,
+                model=call.answered,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
                 cost=_cost(engine, call, first, prompt_tokens, completion_tokens, usage),

@@ -174,6 +174,7 @@ def settle(
     error_code: str | None = None,
     payload: dict | None = None,
     response_id: str | None = None,
+    model: str | None = None,
 ) -> None:
     """Turn the reservation into the real cost, free the slot, write the spend log (exactly once).
 
@@ -181,6 +182,7 @@ def settle(
     A second settle/release of the same admission is ignored. ``payload`` (e.g. ``{"messages": ...,
     "response": ...}``) is stored only when ``GATEWAY_LOG_PROMPTS`` is on, truncated to
     ``SPEND_LOG_MAX_PAYLOAD_BYTES`` (default 64 KiB; DynamoDB items are capped at 400 KB).
+    ``model``: the group that answered, when a fallback means it is not the admitted one.
     """
     if admission.done:
         return
@@ -190,7 +192,7 @@ def settle(
     now = time.time()
     log = SpendLog(
         request_id=admission.request_id, key_hash=admission.key_hash, team_id=admission.team_id,
-        user_id=admission.user_id, key_alias=admission.key_alias, model=admission.model,
+        user_id=admission.user_id, key_alias=admission.key_alias, model=model or admission.model,
         deployment=deployment, router=router, prompt_tokens=int(prompt_tokens),
         completion_tokens=int(completion_tokens), cost=actual, latency_ms=float(latency_ms),
         status=int(status), error_code=error_code, start_time=admission.start_time, end_time=now,
