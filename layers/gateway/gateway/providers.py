@@ -15,6 +15,7 @@ from litellm import Router
 from gateway import errors
 from gateway.config.ignored import HONOURED_LITELLM_SETTINGS, router_arguments
 from gateway.config.parse import ParsedConfig
+from gateway.config.schema import GatewayConfig
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,6 @@ async def flush_background_work() -> None:
     await GLOBAL_LOGGING_WORKER.flush()
 
 
-# --- errors -------------------------------------------------------------------------------------
 def provider_of(model: str, custom_llm_provider: str | None) -> str | None:
     """litellm's provider name for a deployment's model (``custom_llm_provider`` if it cannot tell)."""
     try:
@@ -61,13 +61,14 @@ def provider_of(model: str, custom_llm_provider: str | None) -> str | None:
         return custom_llm_provider
 
 
-def deployment_target(config: ParsedConfig, group: str) -> tuple[str, str | None]:
+def deployment_target(config: GatewayConfig, group: str) -> tuple[str, str | None]:
     """(litellm model, provider) of the group's first deployment: what a protocol adapter
     translates a request for (Anthropic Messages, Responses)."""
     params = config.deployments(group)[0].litellm_params
     return params.model, provider_of(params.model, getattr(params, "custom_llm_provider", None))
 
 
+# --- errors -------------------------------------------------------------------------------------
 def _retry_after(exc: Exception) -> dict[str, str]:
     response = getattr(exc, "response", None)
     value = None

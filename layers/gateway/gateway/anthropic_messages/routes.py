@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from gateway import accounting, completions, errors
+from gateway import accounting, completions, errors, providers
 from gateway.anthropic_messages import translate
 from gateway.anthropic_messages.errors import sse_event
 from gateway.anthropic_messages.schemas import CountTokensRequest, MessagesRequest
@@ -39,7 +39,7 @@ async def create_message(request: Request, principal: Principal = Depends(authen
     request.state.model = call.group
     try:  # the call holds a reservation from here: any failure gives it back
         body, tool_names = translate.to_chat(parsed, group=call.group,
-                                             target=translate.deployment_target(engine, call.group))
+                                             target=providers.deployment_target(engine.config, call.group))
         flags = translate.beta_flags(request.headers.get("anthropic-beta"))
         if flags and translate.takes_betas(engine, call.reachable_groups()):
             body._adapter_params["extra_headers"] = {"anthropic-beta": ",".join(flags)}

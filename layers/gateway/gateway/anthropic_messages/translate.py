@@ -34,11 +34,6 @@ MAX_BETA_FLAGS = 32
 _EXTRA_FIELDS = ("context_management", "output_config")
 
 
-def deployment_target(engine: Engine, group: str) -> tuple[str, str | None]:
-    """(litellm model, provider) of the group's first deployment: what the translation is for."""
-    return providers.deployment_target(engine.config, group)
-
-
 def to_chat(request: MessagesRequest | CountTokensRequest, *, group: str, target: tuple[str, str | None] | None
             ) -> tuple[ChatCompletionRequest, dict[str, str]]:
     """The chat call for ``request`` translated for ``target`` (None: an Anthropic-shaped draft,
@@ -125,7 +120,7 @@ def count_tokens(engine: Engine, group: str, request: CountTokensRequest) -> int
     """Input tokens of a Messages body, counted by litellm for the group's model (nothing is billed)."""
     import litellm
 
-    chat, _ = to_chat(request, group=group, target=deployment_target(engine, group))
+    chat, _ = to_chat(request, group=group, target=providers.deployment_target(engine.config, group))
     model = engine.config.deployments(group)[0].litellm_params.model
     tools = chat.provider_params().get("tools")
     return int(litellm.token_counter(model=model, messages=chat.messages, tools=tools))

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from gateway import completions, errors
+from gateway import completions, errors, providers
 from gateway.auth import authenticate
 from gateway.principal import Principal
 from gateway.responses import events, store, translate
@@ -71,7 +71,7 @@ async def create_response(request: Request, principal: Principal = Depends(authe
                                    runtime.routing_table(engine))
     request.state.model = call.group
     try:  # the call holds a reservation from here: any failure gives it back
-        target = translate.deployment_target(engine, call.group)
+        target = providers.deployment_target(engine.config, call.group)
         body, turn = translate.to_chat(parsed, history, group=call.group, target=target)
     except Exception as exc:
         raise await completions.fail(call, exc) from None

@@ -16,10 +16,8 @@ import secrets
 import time
 from typing import Any
 
-from gateway import providers
 from gateway.responses.schemas import ResponsesRequest
 from gateway.responses.store import StoredResponse
-from gateway.runtime import Engine
 from gateway.schemas import ChatCompletionRequest
 
 _DRAFT_TARGET = ("openai/gpt-4o", "openai")  # enough to route and count tokens before the group is known
@@ -39,10 +37,6 @@ def new_response_id() -> str:
 def plain(value: Any) -> Any:
     """litellm's pydantic objects inside messages and responses -> JSON-able dicts and lists."""
     return json.loads(json.dumps(value, default=lambda o: o.model_dump() if hasattr(o, "model_dump") else str(o)))
-
-
-def deployment_target(engine: Engine, group: str) -> tuple[str, str | None]:
-    return providers.deployment_target(engine.config, group)
 
 
 def to_chat(request: ResponsesRequest, history: StoredResponse | None, *, group: str,
