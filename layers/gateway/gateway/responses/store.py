@@ -53,8 +53,8 @@ class StoredResponse:
         return zlib.compress(json.dumps(data, separators=(",", ":"), default=str).encode(), 6)
 
 
-def _table() -> str:
-    name = responses_settings.get().table
+def _table(config: responses_settings.ResponsesSettings) -> str:
+    name = config.table
     if not name:
         raise StoreMissing("Stored responses need a DynamoDB table (GATEWAY_TABLE).")
     return name
@@ -70,6 +70,11 @@ def _s3_key(response_id: str) -> str:
 
 def may_read(principal: Principal, owner: str) -> bool:
     return principal.is_admin or principal.key_id == owner
+
+
+def _visible(item: dict[str, Any], principal: Principal) -> bool:
+    """Not expired (DynamoDB's TTL deletes late) and readable by ``principal``."""
+    return int(item.get("ttl", 0)) > time.time() and may_read(principal, str(item.get("owner")))
 
 
 def save(record: StoredResponse) -> dict[str, int]:
@@ -91,7 +96,7 @@ def save(record: StoredResponse) -> dict[str, int]:
     serialized = serialize(item)
     if not s3_bytes:
         serialized["blob"] = {"B": blob}
-    aws.client("dynamodb").put_item(TableName=_table(), Item=serialized)
+    aws.client("dynamodb").put_item(TableName=_table(config), Item=serialized)
     return {"item_bytes": item_size(serialized), "s3_bytes": s3_bytes}
 
 
@@ -107,16 +112,16 @@ def item_size(item: dict[str, Any]) -> int:
 
 def load(response_id: str, principal: Principal) -> StoredResponse | None:
     """The response if it exists, has not expired and ``principal`` may read it; else None."""
-    out = aws.client("dynamodb").get_item(TableName=_table(), Key=_key(response_id), ConsistentRead=True)
+    config = responses_settings.get()
+    out = aws.client("dynamodb").get_item(TableName=_table(config), Key=_key(response_id), ConsistentRead=True)
     raw = out.get("Item")
     if raw is None:
         return None
     blob = raw.pop("blob", {}).get("B")
     item = plain_item(raw)
-    if int(item.get("ttl", 0)) <= time.time() or not may_read(principal, str(item.get("owner"))):
+    if not _visible(item, principal):
         return None
     if blob is None:
-        config = responses_settings.get()
         blob = aws.client("s3").get_object(Bucket=config.bucket, Key=item["s3key"])["Body"].read()
         if hashlib.sha256(blob).hexdigest() != item.get("sha256"):
             raise CorruptRecord(f"stored response {response_id}: checksum mismatch")
@@ -127,21 +132,22 @@ def load(response_id: str, principal: Principal) -> StoredResponse | None:
 
 def delete(response_id: str, principal: Principal) -> bool:
     """Delete a response ``principal`` may read; False if there is none."""
-    record_item = aws.client("dynamodb").get_item(TableName=_table(), Key=_key(response_id), ConsistentRead=True,
+    config = responses_settings.get()
+    record_item = aws.client("dynamodb").get_item(TableName=_table(config), Key=_key(response_id), ConsistentRead=True,
                                                   ProjectionExpression="#o, s3key, #t",
                                                   ExpressionAttributeNames={"#o": "owner", "#t": "ttl"}).get("Item")
     if record_item is None:
         return False
     item = plain_item(record_item)
-    if int(item.get("ttl", 0)) <= time.time() or not may_read(principal, str(item.get("owner"))):
+    if not _visible(item, principal):
         return False
     try:
-        aws.client("dynamodb").delete_item(TableName=_table(), Key=_key(response_id),
+        aws.client("dynamodb").delete_item(TableName=_table(config), Key=_key(response_id),
                                            ConditionExpression="attribute_exists(pk)")
     except ClientError as exc:
         if error_code(exc) == "ConditionalCheckFailedException":
             return False
         raise
     if item.get("s3key"):
-        aws.client("s3").delete_object(Bucket=responses_settings.get().bucket, Key=item["s3key"])
+        aws.client("s3").delete_object(Bucket=config.bucket, Key=item["s3key"])
     return True
