@@ -77,7 +77,7 @@ async def _events(chunks: completions.Chunks, model: str, tool_names: dict[str, 
         upstream, model=model, tool_name_mapping=tool_names, is_async=True)
     pinged = False
     try:
-        async for event in _thinking_starts_empty(stream, message_id):
+        async for event in _as_anthropic_sends(stream, message_id):
             if "error" in failure and event.startswith(b"event: error"):
                 yield sse_event(failure["error"], request_id)
                 return
@@ -95,9 +95,9 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-async def _thinking_starts_empty(events: AsyncIterator[bytes], message_id: str) -> AsyncIterator[bytes]:
-    """Open each ``thinking`` block empty, as Anthropic does; ``message_start`` carries the
-    gateway's message id (litellm's adapter puts a chat id there).
+async def _as_anthropic_sends(events: AsyncIterator[bytes], message_id: str) -> AsyncIterator[bytes]:
+    """Two corrections to litellm's events: ``message_start`` carries the gateway's message id
+    (litellm's adapter puts a chat id there), and each ``thinking`` block opens empty, as Anthropic's do.
 
     litellm 1.106.2's adapter seeds a thinking block's ``content_block_start`` with the first
     piece of thinking text and then sends the same piece as a ``thinking_delta``
