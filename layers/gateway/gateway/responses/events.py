@@ -77,13 +77,12 @@ async def render(chunks: completions.Chunks, request: ResponsesRequest, response
                 data["sequence_number"] = sequence
                 sequence += 1
                 yield _frame(data)
-        except errors.GatewayError as error:
-            yield _frame({"type": "response.failed", "sequence_number": sequence, "response": _failed(snapshot, error)})
-        except Exception as exc:  # a bridge failure after the call was settled: end the stream in the protocol's shape
-            if source.failure is None:  # the type only: a message could quote the prompt
+        except Exception as exc:  # the call is settled or released already: end the stream in the protocol's shape
+            error = exc if isinstance(exc, errors.GatewayError) else source.failure
+            if error is None:  # a bridge failure; the type only: a message could quote the prompt
                 log.error("responses stream: translation failed: %s", type(exc).__name__)
-            error = source.failure or errors.GatewayError(500, "The stream could not be completed.",
-                                                          type="server_error", code="stream_error")
+                error = errors.GatewayError(500, "The stream could not be completed.", type="server_error",
+                                            code="stream_error")
             yield _frame({"type": "response.failed", "sequence_number": sequence, "response": _failed(snapshot, error)})
     finally:  # close the pipeline's iterator now, so the call settles even when the client went away
         await chunks.chunks.aclose()  # type: ignore[attr-defined]

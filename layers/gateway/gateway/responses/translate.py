@@ -50,9 +50,9 @@ def to_chat(request: ResponsesRequest, history: StoredResponse | None, *, group:
         custom_llm_provider=provider, stream=request.stream)
     messages = plain(kwargs.pop("messages"))
     leading = messages[:1] if request.instructions and messages and messages[0].get("role") == "system" else []
-    turn = messages[len(leading):]
-    turn = _without_replayed_tool_calls([*(history.messages if history else ())], turn)
-    combined = [*leading, *(history.messages if history else ()), *turn]
+    past = history.messages if history else []
+    turn = _without_replayed_tool_calls(past, messages[len(leading):])
+    combined = [*leading, *past, *turn]
     if history:
         combined = plain(bridge._ensure_tool_results_have_corresponding_tool_calls(
             messages=combined, tools=kwargs.get("tools") or []))
