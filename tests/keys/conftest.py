@@ -57,12 +57,13 @@ def aws_env(url: str, table: str) -> dict[str, str]:
 
 def reset_caches() -> None:
     from gateway import aws, settings
-    from gateway.keys import resolve
+    from gateway.keys import accounts, resolve
     from gateway.keys.store import dynamodb
 
     aws.reset()
     settings.reset()
     resolve.invalidate()
+    accounts.invalidate()
     dynamodb._store_for.cache_clear()
 
 

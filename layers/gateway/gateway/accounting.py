@@ -46,12 +46,16 @@ def visible_models(principal: Principal, names: list[str]) -> list[str]:
 
 
 async def admit(
-    principal: Principal, *, request_id: str, model: str, prompt_tokens: int, max_tokens: int, price: Price
+    principal: Principal, *, request_id: str, model: str, prompt_tokens: int, max_tokens: int, price: Price,
+    end_user: str | None = None, cap_output: bool = False,
 ) -> Admission | None:
-    """Reserve budget and rate-limit capacity before the provider call; raises 429 when over."""
+    """Reserve budget and rate-limit capacity before the provider call; raises 429 when over.
+    ``end_user``: the request's ``user``, LiteLLM's customer (``gateway.keys.accounts``);
+    ``cap_output``: the client set no ``max_tokens`` (``enforce.admit``: the output reservation policy)."""
     if not enabled():
         return None
     request = dict(request_id=request_id, model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
+                   end_user=end_user, cap_output=cap_output,
                    input_cost_per_token=price.input_cost_per_token, output_cost_per_token=price.output_cost_per_token,
                    # spares are reserved after the response; only worth it where that costs the caller nothing
                    use_spares=after_response.active())

@@ -45,6 +45,7 @@ class Call:
     prompt_tokens: int | None = None  # counted at admission (virtual keys), else when first needed
     response_id: str | None = None  # the id the client will see, when a protocol adapter sets its own
     answered: str | None = None  # the group whose deployment answered, once known (after a fallback: not ``group``)
+    output_cap: int | None = None  # max_tokens the gateway sets (per choice): the client set none and a budget is at stake
     started: float = field(default_factory=time.perf_counter)
 
     def reachable_groups(self) -> tuple[str, ...]:
@@ -59,6 +60,8 @@ class Call:
         headers["x-gateway-router"] = (self.router or {}).get("strategy", "direct")
         if self.dropped:
             headers["x-gateway-dropped-params"] = ",".join(self.dropped)[:1000]
+        if self.output_cap is not None:
+            headers["x-gateway-max-tokens"] = str(self.output_cap)
         headers.update(accounting.limit_headers(self.admission))
         return headers
 
@@ -137,20 +140,34 @@ async def start(
             allow_all=engine.config.general_settings.allow_client_side_credentials,
         )
     if accounting.enabled():
-        default_max = engine.config.general_settings.default_max_tokens
         # Only a virtual key has a budget to reserve against; skip the tokenizer for the master key.
         if principal.kind == "virtual":
             call.prompt_tokens = _prompt_tokens(engine, group, body)
+        unlimited = kind != "embedding" and body.completion_budget(0) == 0  # the client set no max_tokens
         call.admission = await accounting.admit(
             principal,
             request_id=request_id,
             model=group,
             prompt_tokens=call.prompt_tokens or 0,
-            max_tokens=body.completion_budget(default_max),
+            max_tokens=body.completion_budget(default_output_tokens(engine, call.reachable_groups())),
             price=engine.catalog.highest_price(call.reachable_groups()),  # a fallback may answer
+            end_user=getattr(body, "user", None),
+            cap_output=unlimited,
         )
+        if call.admission is not None and call.admission.output_cap is not None:
+            call.output_cap = max(1, call.admission.output_cap // (getattr(body, "n", None) or 1))
     annotate(model=group, requested_model=body.model, router=(decision or {}).get("strategy"))
     return call
+
+
+def default_output_tokens(engine: Engine, groups: tuple[str, ...]) -> int:
+    """Completion tokens reserved for a request that sets no ``max_tokens`` (docs/keys-and-limits.md,
+    "Output tokens"): the largest ``model_info.max_output_tokens`` an admin set on a deployment the call
+    may reach, else ``general_settings.default_max_tokens`` (4096). When a budget is at stake the call is
+    capped at what was reserved, so an answer can never cost more than its reservation."""
+    stated = [entry.model_info.max_output_tokens for group in groups for entry in engine.config.deployments(group)
+              if entry.model_info.max_output_tokens]
+    return max(stated) if stated else engine.config.general_settings.default_max_tokens
 
 
 FALLBACK_KINDS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
@@ -299,6 +316,8 @@ def _routing_params(call: Call) -> dict[str, Any]:
 async def _invoke(engine: Engine, call: Call, body: Any, *, stream: bool) -> Any:
     router = engine.provider_router
     params = {**body.provider_params(), **_routing_params(call)}
+    if call.output_cap is not None:  # what was reserved is what the call may produce
+        params["max_tokens"] = call.output_cap
     if stream:
         params["stream_options"] = {"include_usage": True}  # the caller's other options are not passed on
     with subsegment("provider.call", model=call.group):

@@ -101,6 +101,7 @@ def key_view(key: KeyRecord, usage: Usage | None) -> dict[str, Any]:
         "metadata": key.metadata,
         "team_id": key.team_id,
         "user_id": key.user_id,
+        "budget_id": key.budget_id,
         "created_at": _iso(key.created_at),
         "updated_at": _iso(key.updated_at),
     }
@@ -115,6 +116,7 @@ def team_view(team: TeamRecord, usage: Usage | None) -> dict[str, Any]:
         **_limits_view(team.limits, usage, now),
         "blocked": team.blocked,
         "metadata": team.metadata,
+        "members_with_roles": list(team.members_with_roles),
         "created_at": _iso(team.created_at),
         "updated_at": _iso(team.updated_at),
     }
@@ -127,6 +129,7 @@ def log_view(log: SpendLog) -> dict[str, Any]:
         "api_key": log.key_hash,
         "team_id": log.team_id,
         "user": log.user_id,
+        "end_user": log.end_user,
         "key_alias": log.key_alias,
         "model": log.model,
         "model_group": log.model,
@@ -213,6 +216,12 @@ def _check_models_in_team(models: Iterable[str], team: TeamRecord | None) -> Non
         raise bad_request(f"Models {outside} are not in team {team.team_id}'s models {list(team.models)}", param="models")
 
 
+def _check_budget_tier(store: KeyStore, budget_id: str | None) -> None:
+    if budget_id and _read(store.get_budget, budget_id) is None:
+        raise GatewayError(400, f"Budget not found: {budget_id}", type="invalid_request_error",
+                           code="budget_not_found", param="budget_id")
+
+
 def _expiry(duration: str | None, now: float) -> float | None:
     return None if duration is None else now + parse_duration(duration).seconds()
 
@@ -227,6 +236,7 @@ def generate_key(body: GenerateKeyRequest) -> dict[str, Any]:
     store = _store()
     team = _find_team(store, body.team_id, status=400) if body.team_id else None
     _check_models_in_team(body.models or (), team)
+    _check_budget_tier(store, body.budget_id)
     now = time.time()
     token = body.key or tokens.new_token()
     record = KeyRecord(
@@ -240,6 +250,7 @@ def generate_key(body: GenerateKeyRequest) -> dict[str, Any]:
         metadata=body.metadata or {},
         team_id=body.team_id,
         user_id=body.user_id,
+        budget_id=body.budget_id,
         created_at=now,
         updated_at=now,
     )
@@ -266,9 +277,10 @@ def _apply_key_changes(store: KeyStore, key: KeyRecord, body: KeyFields) -> KeyR
     if team_id:
         team = _find_team(store, team_id, status=400)
     _check_models_in_team(fields.get("models", key.models) or (), team)
+    _check_budget_tier(store, fields.get("budget_id"))
     now = time.time()
     changes: dict[str, Any] = {"limits": _limits_from(body, key.limits), "updated_at": now, "version": key.version + 1}
-    for name in ("key_alias", "team_id", "user_id"):
+    for name in ("key_alias", "team_id", "user_id", "budget_id"):
         if name in fields:
             changes[name] = fields[name]
     if "models" in fields:
@@ -460,8 +472,6 @@ def _parse_when(value: str | None, param: str, *, end: bool) -> float | None:
 
 def spend_logs(*, api_key: str | None, user_id: str | None, request_id: str | None, team_id: str | None,
                start_date: str | None, end_date: str | None, page: int, page_size: int) -> list[dict[str, Any]]:
-    import os
-
     store = _store()
     now = time.time()
     retention = key_settings.get().spend_log_ttl_days * 86400

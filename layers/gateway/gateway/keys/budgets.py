@@ -20,6 +20,18 @@ def worst_case_cost(prompt_tokens: int, max_tokens: int, input_cost_per_token: f
     return to_cost(cost, round_up=True)
 
 
+def affordable_output_tokens(room: Decimal, prompt_tokens: int, input_cost_per_token: float,
+                             output_cost_per_token: float) -> int:
+    """The most completion tokens whose worst case, with the prompt, fits in ``room`` (USD)."""
+    left = room - Decimal(int(prompt_tokens)) * _price(input_cost_per_token)
+    price = _price(output_cost_per_token)
+    if left <= 0:
+        return 0
+    if price <= 0:
+        return 10**9  # output costs nothing: any length fits
+    return int((left - Decimal("1e-10")) / price)  # one quantum of slack for worst_case_cost's rounding up
+
+
 def _price(value: float) -> Decimal:
     """A per-token price exactly as given (not quantized: prices can be below COST_QUANTUM)."""
     return Decimal(repr(float(value)))

@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from gateway.principal import Principal
-from gateway.keys import budgets, limits, resolve, spares, spend
-from gateway.keys.access import check_model_access
+from gateway.keys import accounts, budgets, limits, resolve, spares, spend
+from gateway.keys.access import check_model_access, matches
 from gateway.keys import errors as kerr
 from gateway.keys.models import ZERO, SpendLog, to_cost
 from gateway.keys.store import get_store
-from gateway.keys.store.base import UsageDelta, Settlement
+from gateway.keys.store.base import AccountDelta, UsageDelta, Settlement
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,12 @@ class Admission:
     headers: dict[str, str] = field(default_factory=dict)
     done: bool = False
     started_monotonic: float = field(default_factory=time.monotonic)
+    end_user: str | None = None  # the request's ``user`` field (LiteLLM's customer)
+    #: the key's user and the request's customer, each with what admission reserved on it (None: nothing)
+    accounts: tuple[tuple[accounts.AccountScope, Decimal | None], ...] = ()
+    #: completion tokens the provider call must be capped at (the client set no max_tokens and a budget
+    #: is at stake: what was reserved is all the call may produce); None: the client's own limit applies
+    output_cap: int | None = None
     spare_id: str | None = None  # admitted against a spare (spares.py)
     next_spare: tuple[Decimal, int] | None = None  # (cost, tokens) to reserve as the next spare, after settle
     unused_spare: spares.Spare | None = None  # a spare that did not cover this request: give it back
@@ -74,6 +80,8 @@ def admit(
     input_cost_per_token: float,
     output_cost_per_token: float,
     use_spares: bool = False,
+    end_user: str | None = None,
+    cap_output: bool = False,
 ) -> Admission:
     """Reserve budget, rpm, tpm and a parallel slot on the key and its team, atomically per item.
 
@@ -83,14 +91,21 @@ def admit(
 
     ``use_spares``: the caller runs ``after_settle`` once the response has gone (Lambda), so this
     request may use a spare reserved for it and leave one for the next (``spares.py``).
+    ``end_user``: the request's ``user`` field; a customer with that id is charged too (``accounts.py``).
+    ``cap_output``: the client set no ``max_tokens`` (``max_tokens`` here is the gateway's default). If a
+    budget is at stake, the call is then capped at what was reserved (``Admission.output_cap``); and if
+    a budget cannot cover the default, the request is admitted with the completion tokens that fit,
+    at least ``MIN_CAPPED_OUTPUT_TOKENS``, instead of being refused.
     """
     now = time.time()
     if principal.kind == "master" or principal.key is None:
-        return Admission(request_id=request_id, principal=principal, model=model, start_time=now, key_hash=principal.key_id)
+        return Admission(request_id=request_id, principal=principal, model=model, start_time=now,
+                         key_hash=principal.key_id, end_user=end_user)
     cost = budgets.worst_case_cost(prompt_tokens, max_tokens, input_cost_per_token, output_cost_per_token)
     tokens = int(prompt_tokens) + int(max_tokens)
     spare = unused = None
-    use_spares = use_spares and spares.enabled() and spares.eligible(principal)
+    scopes = _account_scopes(principal, end_user, model)
+    use_spares = use_spares and not scopes and spares.enabled() and spares.eligible(principal)
     if spares.enabled():
         spare, unused = spares.take(principal, cost, tokens, now)
         if spare is not None and not use_spares:  # held from before, no longer usable here: give it back
@@ -100,8 +115,13 @@ def admit(
             if spare is not None:
                 resolve.check(principal.key, principal.team, now)  # expired or blocked (as cached)
                 admission = _from_spare(principal, request_id, model, spare, now)
+                output = max_tokens
             else:
-                admission = _admit(principal, request_id, model, cost, tokens, now)
+                prices = (input_cost_per_token, output_cost_per_token)
+                admission, output = _admit_fitting(principal, request_id, model, prompt_tokens, max_tokens, prices, now,
+                                                   scopes, cap_output)
+            if cap_output and _budgeted(principal, scopes):
+                admission.output_cap = output
         except kerr.StoreUnavailable as exc:
             raise kerr.unavailable(str(exc)) from exc
     except BaseException:
@@ -110,6 +130,7 @@ def admit(
                 _drop_quietly(held)
         raise
     admission.unused_spare = unused
+    admission.end_user = end_user
     if use_spares:
         admission.next_spare = (cost, tokens)
     return admission
@@ -119,7 +140,7 @@ def admit_without_io(principal: Principal, **request: object) -> Admission | Non
     """``admit(principal, **request)`` when it needs no DynamoDB call (the master key, or a held spare
     that covers the request), else None: the caller then runs ``admit`` where blocking is fine."""
     if principal.kind != "master" and principal.key is not None:
-        if not (request.get("use_spares") and spares.enabled()):
+        if not (request.get("use_spares") and spares.enabled()) or request.get("end_user"):
             return None
         cost = budgets.worst_case_cost(request["prompt_tokens"], request["max_tokens"],  # type: ignore[arg-type]
                                        request["input_cost_per_token"], request["output_cost_per_token"])  # type: ignore[arg-type]
@@ -140,7 +161,51 @@ def _from_spare(principal: Principal, request_id: str, model: str, spare: spares
     )
 
 
-def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tokens: int, now: float) -> Admission:
+def _account_scopes(principal: Principal, end_user: str | None, model: str) -> list[accounts.AccountScope]:
+    """The key's user and the request's customer that have records: checked (blocked, the user's
+    models) before anything is reserved."""
+    key = principal.key
+    found = [s for s in (accounts.scope("user", key.user_id), accounts.scope("customer", end_user)) if s is not None]
+    for scope in found:
+        accounts.check(scope)
+        if scope.kind == "user" and scope.record.models and not matches(model, scope.record.models):
+            raise kerr.model_not_allowed(model, by="user")
+    return found
+
+
+#: the shortest completion a request is capped to rather than refused (shorter answers are rarely of use)
+MIN_CAPPED_OUTPUT_TOKENS = 16
+
+
+def _budgeted(principal: Principal, scopes: list[accounts.AccountScope]) -> bool:
+    """Whether a budget limits this request: the key's, its team's, its user's or its customer's."""
+    chain = [principal.key.limits, *(s.limits for s in scopes)]
+    if principal.team is not None:
+        chain.append(principal.team.limits)
+    return any(limits.max_budget is not None for limits in chain)
+
+
+def _admit_fitting(principal: Principal, request_id: str, model: str, prompt_tokens: int, max_tokens: int,
+                   prices: tuple[float, float], now: float, scopes: list[accounts.AccountScope], cap_output: bool,
+                   ) -> tuple[Admission, int]:
+    """``_admit`` for the worst case of ``max_tokens``; with ``cap_output``, a budget that cannot cover
+    it is asked again for the completion tokens that fit in what it has left (each refusal says how
+    much: ``BudgetExceeded.room``). Returns the admission and the completion tokens it reserved."""
+    output = max_tokens
+    for attempt in range(4):  # key, team, user, customer: each tighter budget may lower it once more
+        cost = budgets.worst_case_cost(prompt_tokens, output, *prices)
+        try:
+            return _admit(principal, request_id, model, cost, int(prompt_tokens) + output, now, scopes), output
+        except kerr.BudgetExceeded as refused:
+            fits = budgets.affordable_output_tokens(refused.room, prompt_tokens, *prices)
+            if not cap_output or attempt == 3 or fits < MIN_CAPPED_OUTPUT_TOKENS or fits >= output:
+                raise
+            output = fits
+    raise AssertionError("unreachable")
+
+
+def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tokens: int, now: float,
+           scopes: list[accounts.AccountScope]) -> Admission:
     store = get_store()
     for _ in range(3):
         key, team = principal.key, principal.team
@@ -151,13 +216,52 @@ def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tok
             principal = resolve.refresh(principal)  # blocked/deleted/changed: reload (raises if unusable)
             check_model_access(principal, model)
             continue
+        try:
+            on_accounts = _reserve_accounts(store, scopes, cost=cost, tokens=tokens, now=now)
+        except BaseException:
+            limits.undo(store, reserved)  # nothing stays reserved
+            raise
         return Admission(
             request_id=request_id, principal=principal, model=model, start_time=now, key_hash=key.token,
             team_id=key.team_id, user_id=key.user_id, key_alias=key.key_alias, key_reserved=cost,
             team_reserved=cost if reserved.team is not None else None, reserved_tokens=tokens,
-            headers=reserved.headers,
+            headers=limits.merge_headers(reserved.headers, *(limits.rate_headers(scope.limits, r.usage, now)
+                                                             for scope, r in on_accounts if r is not None)),
+            accounts=tuple((scope, cost if r is not None else None) for scope, r in on_accounts),
         )
     raise kerr.unavailable("key configuration kept changing during admission")
+
+
+def _reserve_accounts(store, scopes: list[accounts.AccountScope], *, cost: Decimal, tokens: int, now: float
+                      ) -> list[tuple[accounts.AccountScope, "limits.Reserved | None"]]:
+    """``limits.reserve`` on each account that has limits (accounts without limits reserve nothing:
+    only their spend moves at settle). All or nothing: a refusal undoes the earlier ones."""
+    done: list[tuple[accounts.AccountScope, limits.Reserved | None]] = []
+    try:
+        for scope in scopes:
+            for _ in range(3):
+                if not scope.limits.any:
+                    done.append((scope, None))
+                    break
+                try:
+                    done.append((scope, limits.reserve(store, scope.kind, scope.ident, scope.limits, scope.record.version,
+                                                       cost=cost, tokens=tokens, now=now, scope=scope.label)))
+                    break
+                except limits.VersionChanged:  # changed, blocked or deleted since cached: read it again
+                    fresh = accounts.load(scope.kind, scope.ident)
+                    if fresh is None:
+                        done.append((scope, None))  # deleted meanwhile: nothing left to charge
+                        break
+                    accounts.check(fresh)
+                    scope = fresh
+            else:
+                raise kerr.unavailable(f"{scope.label} kept changing during admission")
+    except BaseException:
+        for _, reserved in done:
+            if reserved is not None:
+                store.unreserve(reserved.kind, reserved.ident, reserved.reservation)
+        raise
+    return done
 
 
 # ---------------------------------------------------------------- settle / release
@@ -197,6 +301,7 @@ def settle(
         completion_tokens=int(completion_tokens), cost=actual, latency_ms=float(latency_ms),
         status=int(status), error_code=error_code, start_time=admission.start_time, end_time=now,
         ttl=spend.log_ttl(now), payload=spend.payload_text(payload), response_id=response_id,
+        end_user=admission.end_user,
     )
     key_delta = team_delta = None
     if admission.key_reserved is not None:
@@ -209,9 +314,15 @@ def settle(
                                     spare=admission.spare_id)
         else:  # team without limits: only its spend total moves
             team_delta = UsageDelta(spend=actual, release=ZERO, tokens=0, parallel=0)
+    account_deltas = tuple(
+        AccountDelta(kind=scope.kind, ident=scope.ident, delta=UsageDelta(
+            spend=actual, release=reserved if reserved is not None else ZERO,
+            tokens=used_tokens - admission.reserved_tokens if reserved is not None else 0,
+            parallel=-1 if reserved is not None else 0))
+        for scope, reserved in admission.accounts)
     settlement = Settlement(log=log, key=key_delta, team=team_delta,
                             key_hash=admission.key_hash if key_delta else None,
-                            team_id=admission.team_id if team_delta else None)
+                            team_id=admission.team_id if team_delta else None, accounts=account_deltas)
     try:
         store = get_store()
     except kerr.StoreUnavailable:

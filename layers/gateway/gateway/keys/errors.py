@@ -7,6 +7,7 @@ could not check.
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from typing import Mapping
 
 from gateway.dynamo.errors import StoreUnavailable  # noqa: F401 (re-exported)
@@ -68,14 +69,24 @@ def budget_status() -> int:
     return status if isinstance(status, int) and 400 <= status < 500 else BUDGET_EXCEEDED_STATUS
 
 
-def budget_exceeded(scope: str, spend: str, max_budget: str, headers: Mapping[str, str]) -> GatewayError:
-    return GatewayError(
-        budget_status(),
-        f"Budget exceeded for {scope}: spend {spend} + reserved for this request would pass max_budget {max_budget}.",
-        type="budget_exceeded",
-        code="budget_exceeded",
-        headers=headers,
-    )
+class BudgetExceeded(GatewayError):
+    """A budget refused the reservation; ``room`` is what was left of it (max_budget - spend - reserved),
+    so an admission whose output may be capped can ask for what fits (``enforce.admit``)."""
+
+    def __init__(self, scope: str, spend: str, max_budget: str, headers: Mapping[str, str], room: Decimal) -> None:
+        super().__init__(
+            budget_status(),
+            f"Budget exceeded for {scope}: spend {spend} + reserved for this request would pass max_budget {max_budget}.",
+            type="budget_exceeded",
+            code="budget_exceeded",
+            headers=headers,
+        )
+        self.room = room
+
+
+def budget_exceeded(scope: str, spend: str, max_budget: str, headers: Mapping[str, str],
+                    room: Decimal = Decimal(0)) -> BudgetExceeded:
+    return BudgetExceeded(scope, spend, max_budget, headers, room)
 
 
 def rate_limited(scope: str, what: str, limit: int, headers: Mapping[str, str]) -> GatewayError:
@@ -83,3 +94,15 @@ def rate_limited(scope: str, what: str, limit: int, headers: Mapping[str, str]) 
     label = {"rpm": "requests per minute", "tpm": "tokens per minute", "parallel": "parallel requests"}[what]
     code = "max_parallel_requests_exceeded" if what == "parallel" else "rate_limit_exceeded"
     return GatewayError(429, f"Rate limit reached for {scope}: {limit} {label}.", type=kind, code=code, headers=headers)
+
+
+def account_blocked(kind: str, ident: str) -> GatewayError:
+    """LiteLLM's refusal of a blocked user or end user (``auth_checks.common_checks``), as a 403."""
+    who = "User" if kind == "user" else "End User"
+    code = "user_blocked" if kind == "user" else "end_user_blocked"
+    return GatewayError(403, f"{who}={ident} is blocked.", type="permission_error", code=code)
+
+
+def account_unreadable(kind: str, ident: str) -> GatewayError:
+    return GatewayError(503, f"The stored {kind} {ident} cannot be read; request refused (fail closed).",
+                        type="service_unavailable", code="key_store_unavailable")

@@ -80,14 +80,16 @@ def rate_headers(limits: Limits, usage: Usage, now: float) -> dict[str, str]:
     return headers
 
 
-def merge_headers(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
-    """Key and team headers together: the tighter (smaller remaining) wins."""
-    out = dict(a)
-    for name, value in b.items():
-        if name not in out:
-            out[name] = value
-        elif name.startswith(("x-ratelimit-remaining", "x-ratelimit-limit")):
-            out[name] = str(min(int(out[name]), int(value)))
+def merge_headers(*parts: dict[str, str]) -> dict[str, str]:
+    """The headers of several items (key, team, user, customer) together: the tighter (smaller
+    remaining) wins."""
+    out: dict[str, str] = {}
+    for part in parts:
+        for name, value in part.items():
+            if name not in out:
+                out[name] = value
+            elif name.startswith(("x-ratelimit-remaining", "x-ratelimit-limit")):
+                out[name] = str(min(int(out[name]), int(value)))
     return out
 
 
@@ -201,6 +203,13 @@ def reserve_key_and_team(
     return KeyAndTeam(on_key, on_team, merge_headers(headers, rate_headers(team.limits, on_team.usage, now)))
 
 
+def undo(store: KeyStore, reserved: KeyAndTeam) -> None:
+    """Give back what ``reserve_key_and_team`` took (a later check of the same admission refused)."""
+    store.unreserve("key", reserved.key.ident, reserved.key.reservation)
+    if reserved.team is not None:
+        store.unreserve("team", reserved.team.ident, reserved.team.reservation)
+
+
 def _limit_error(limits: Limits, r: Reservation, u: Usage, now: float, scope: str) -> GatewayError | None:
     headers = rate_headers(limits, u, now)
     window_reset = str(max(1, math.ceil((r.window + 1) * WINDOW_SECONDS - now)))
@@ -208,7 +217,8 @@ def _limit_error(limits: Limits, r: Reservation, u: Usage, now: float, scope: st
         reset = budgets.seconds_to_reset(limits, r.period, now)
         if reset is not None:
             headers["retry-after"] = str(reset)
-        return kerr.budget_exceeded(scope, f"{u.spend}", f"{limits.max_budget}", headers | {"x-budget-reserved": f"{u.reserved}"})
+        return kerr.budget_exceeded(scope, f"{u.spend}", f"{limits.max_budget}", headers | {"x-budget-reserved": f"{u.reserved}"},
+                                    room=max(Decimal(0), (limits.max_budget or Decimal(0)) - u.committed))
     if r.rpm is not None and u.requests >= r.rpm:
         return kerr.rate_limited(scope, "rpm", r.rpm, headers | {"retry-after": window_reset})
     if r.tpm_cap is not None and u.tokens > r.tpm_cap:

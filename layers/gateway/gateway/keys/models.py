@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, Literal
 
 from gateway.keys.durations import Duration, parse_duration
 
@@ -79,6 +79,7 @@ class KeyRecord:
     created_at: float = 0.0
     updated_at: float = 0.0
     version: int = 1  # bumped by every admin change; admission asserts it (instant revocation)
+    budget_id: str | None = None  # a shared budget tier whose limits apply where the key sets none
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and now >= self.expires
@@ -106,6 +107,8 @@ class TeamRecord:
     created_at: float = 0.0
     updated_at: float = 0.0
     version: int = 1
+    #: LiteLLM's ``members_with_roles``: ``{"user_id", "user_email", "role"}`` per member ("admin"/"user")
+    members_with_roles: tuple[dict[str, Any], ...] = ()
 
     def with_changes(self, **changes: Any) -> "TeamRecord":
         return replace(self, **changes)
@@ -158,3 +161,56 @@ class SpendLog:
     ttl: int
     payload: str | None = None  # request/response JSON, only when GATEWAY_LOG_PROMPTS is on (truncated)
     response_id: str | None = None  # the answer's own id (chatcmpl-..., msg_..., resp_...), as LiteLLM logs it
+    end_user: str | None = None  # the request's ``user`` (LiteLLM's customer / end user), when it names one
+
+
+AccountKind = Literal["user", "customer"]
+
+
+@dataclass(frozen=True)
+class BudgetRecord:
+    """A shared budget tier (LiteLLM's ``/budget/*``): limits that users and customers point at with
+    ``budget_id``. A tier has no counters of its own: each principal pointing at it spends against
+    its own counters, with the tier's limits where it sets none itself."""
+
+    budget_id: str
+    limits: Limits = field(default_factory=Limits)
+    soft_budget: Decimal | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    version: int = 1
+
+    def with_changes(self, **changes: Any) -> "BudgetRecord":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """A user (``/user/*``: owns keys through their ``user_id``) or a customer (``/customer/*``,
+    LiteLLM's end user: named by a request's ``user`` field). Either has limits and spend of its
+    own, enforced on top of the key's and the team's."""
+
+    kind: AccountKind
+    ident: str  # LiteLLM's user_id for both
+    alias: str | None = None  # LiteLLM's user_alias / a customer's alias
+    email: str | None = None  # a user's user_email
+    role: str | None = None  # a user's user_role (LiteLLM's names); None for customers
+    models: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    budget_id: str | None = None
+    blocked: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    version: int = 1
+
+    def with_changes(self, **changes: Any) -> "AccountRecord":
+        return replace(self, **changes)
+
+
+def effective_limits(own: Limits, tier: BudgetRecord | None) -> Limits:
+    """A principal's own limits, each one it leaves unset taken from its budget tier."""
+    if tier is None:
+        return own
+    return Limits(**{name: getattr(own, name) if getattr(own, name) is not None else getattr(tier.limits, name)
+                     for name in ("max_budget", "budget_duration", "rpm_limit", "tpm_limit", "max_parallel_requests")})

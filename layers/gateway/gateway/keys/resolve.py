@@ -15,7 +15,7 @@ import time
 from gateway.principal import Principal
 from gateway.keys import errors as kerr
 from gateway.keys.cache import NEGATIVE_MAX_ENTRIES, TTLCache, negative_ttl_seconds
-from gateway.keys.models import KeyRecord, TeamRecord, UndecodableRecord
+from gateway.keys.models import KeyRecord, TeamRecord, UndecodableRecord, effective_limits
 from gateway.keys.store import get_store
 from gateway.keys.tokens import hash_token
 
@@ -61,6 +61,8 @@ def load(key_hash: str) -> Principal:
             _unknown.put(key_hash, True, ttl=negative_ttl_seconds())
             raise kerr.key_invalid()
         team = store.get_team(key.team_id) if key.team_id else None
+        if key.budget_id:  # the tier's limits where the key sets none (a tier in use cannot be deleted)
+            key = key.with_changes(limits=effective_limits(key.limits, store.get_budget(key.budget_id)))
     except kerr.StoreUnavailable as exc:
         raise kerr.unavailable(str(exc)) from exc
     except UndecodableRecord as exc:  # refused like an unknown key, not cached: a repair works at once

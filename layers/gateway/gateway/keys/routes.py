@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from gateway.auth import authenticate, require_admin
 from gateway.principal import Principal
 from gateway.errors import bad_request, forbidden
-from gateway.keys import admin, tokens
+from gateway.keys import account_routes, admin, tokens
 from gateway.keys.schemas import (
     MAX_NAME_CHARS,
     MAX_TEAM_ID_CHARS,
@@ -169,3 +169,4 @@ def spend_replay(body: ReplaySettlementsRequest) -> dict[str, Any]:
 
 
 router.include_router(_admin)  # after every route above is defined
+router.include_router(account_routes.router)  # users, customers, budget tiers, team membership

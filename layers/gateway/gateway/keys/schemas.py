@@ -144,6 +144,7 @@ class KeyFields(_Limits):
     duration: Optional[DurationText] = None  # expiry, from now
     team_id: Optional[TeamId] = None
     user_id: Optional[Name] = None
+    budget_id: Optional[TeamId] = None  # a budget tier (``/budget/new``) for the limits the key sets none of
 
     @field_validator("duration")
     @classmethod

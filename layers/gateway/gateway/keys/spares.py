@@ -76,8 +76,9 @@ def enabled() -> bool:
 
 
 def eligible(principal: Principal) -> bool:
+    """Keys of a user get no spares: a spare reserves on the key and team only (``accounts.py``)."""
     key, team = principal.key, principal.team
-    if key is None or key.limits.max_parallel_requests is not None:
+    if key is None or key.user_id or key.limits.max_parallel_requests is not None:
         return False
     return team is None or not team.limits.any or team.limits.max_parallel_requests is None
 

@@ -27,7 +27,7 @@ from typing import Any
 from gateway.keys import settings as key_settings
 from gateway.keys.errors import AlreadySettled, StoreUnavailable
 from gateway.keys.models import SpendLog
-from gateway.keys.store.base import KeyStore, Settlement, UsageDelta
+from gateway.keys.store.base import AccountDelta, KeyStore, Settlement, UsageDelta
 
 logger = logging.getLogger("gateway.keys.spend")
 
@@ -125,16 +125,21 @@ def settlement_from_record(record: dict[str, Any]) -> Settlement:
         if unknown:
             raise ValueError(f"unknown spend-log fields {sorted(unknown)}")
         log["cost"] = Decimal(str(log["cost"]))
-        deltas = {}
-        for name in ("key", "team"):
-            d = record.get(name)
-            deltas[name] = None if d is None else UsageDelta(spend=Decimal(str(d["spend"])), release=Decimal(str(d["release"])),
-                                                             tokens=int(d["tokens"]), parallel=int(d["parallel"]),
-                                                             spare=d.get("spare"))  # (absent before spares existed)
+        deltas = {name: None if record.get(name) is None else _delta(record[name]) for name in ("key", "team")}
+        accounts = []
+        for entry in record.get("accounts") or ():  # (absent before users and customers had counters)
+            if entry["kind"] not in ("user", "customer") or not isinstance(entry["ident"], str):
+                raise ValueError(f"not an account: {entry['kind']!r}")
+            accounts.append(AccountDelta(kind=entry["kind"], ident=entry["ident"], delta=_delta(entry["delta"])))
         return Settlement(log=SpendLog(**log), key=deltas["key"], team=deltas["team"], key_hash=record.get("key_hash"),
-                          team_id=record.get("team_id"), extra=dict(record.get("extra") or {}))
+                          team_id=record.get("team_id"), extra=dict(record.get("extra") or {}), accounts=tuple(accounts))
     except (KeyError, TypeError, InvalidOperation) as exc:
         raise ValueError(f"not a settlement record: {exc!r}") from None
+
+
+def _delta(d: dict[str, Any]) -> UsageDelta:
+    return UsageDelta(spend=Decimal(str(d["spend"])), release=Decimal(str(d["release"])), tokens=int(d["tokens"]),
+                      parallel=int(d["parallel"]), spare=d.get("spare"))  # (absent before spares existed)
 
 
 def replay(store: KeyStore, settlement: Settlement) -> str:

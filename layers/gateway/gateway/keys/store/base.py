@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable, Literal
 
-from gateway.keys.models import KeyRecord, SpendLog, TeamRecord, Usage
+from gateway.keys.models import AccountKind, AccountRecord, BudgetRecord, KeyRecord, SpendLog, TeamRecord, Usage
 
-Kind = Literal["key", "team"]
+Kind = Literal["key", "team", "user", "customer"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,15 @@ class UsageDelta:
 
 
 @dataclass(frozen=True)
+class AccountDelta:
+    """How a settle or release moves a user's or a customer's counters."""
+
+    kind: AccountKind
+    ident: str
+    delta: UsageDelta
+
+
+@dataclass(frozen=True)
 class Settlement:
     """Everything one settle writes, applied atomically with the spend log (exactly once per request)."""
 
@@ -65,6 +74,7 @@ class Settlement:
     key_hash: str | None = None
     team_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    accounts: tuple[AccountDelta, ...] = ()  # the key's user and the request's customer, when they exist
 
 
 class KeyStore(ABC):
@@ -110,6 +120,42 @@ class KeyStore(ABC):
 
     @abstractmethod
     def list_teams(self) -> list[TeamRecord]: ...
+
+    # --- users, customers and budget tiers (admin API, admission) ---
+    @abstractmethod
+    def get_account(self, kind: AccountKind, ident: str) -> AccountRecord | None: ...
+
+    @abstractmethod
+    def create_account(self, record: AccountRecord) -> None:
+        """Write a new user or customer and its zeroed usage; ``KeyError`` if it exists."""
+
+    @abstractmethod
+    def save_account(self, record: AccountRecord, expected_version: int) -> None:
+        """As ``save_key``: ``LookupError`` if it is gone or changed meanwhile."""
+
+    @abstractmethod
+    def delete_account(self, kind: AccountKind, ident: str) -> None: ...
+
+    @abstractmethod
+    def list_accounts(self, kind: AccountKind) -> list[AccountRecord]:
+        """All users or all customers, oldest first."""
+
+    @abstractmethod
+    def get_budget(self, budget_id: str) -> BudgetRecord | None: ...
+
+    @abstractmethod
+    def create_budget(self, record: BudgetRecord) -> None:
+        """``KeyError`` if a tier with this id exists."""
+
+    @abstractmethod
+    def save_budget(self, record: BudgetRecord, expected_version: int) -> None:
+        """``LookupError`` if it is gone or changed meanwhile."""
+
+    @abstractmethod
+    def delete_budget(self, budget_id: str) -> None: ...
+
+    @abstractmethod
+    def list_budgets(self) -> list[BudgetRecord]: ...
 
     # --- enforcement ---
     @abstractmethod

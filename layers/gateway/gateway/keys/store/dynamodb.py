@@ -41,9 +41,10 @@ from gateway.dynamo import errors as dynamo_errors
 from gateway.dynamo.codec import deserialize, json_value, serialize, to_dynamo
 from gateway.dynamo.errors import TransactionCancelled, condition_failed
 from gateway.keys.errors import AlreadySettled, StoreUnavailable
-from gateway.keys.durations import DurationError, parse_duration
-from gateway.keys.models import ZERO, KeyRecord, Limits, SpendLog, TeamRecord, UndecodableRecord, Usage
+from gateway.keys.models import ZERO, AccountKind, AccountRecord, BudgetRecord, KeyRecord, SpendLog, TeamRecord, UndecodableRecord, Usage
 from gateway.keys.store.base import Kind, KeyStore, Reservation, ReserveResult, Settlement, UsageDelta
+from gateway.keys.store.accounts import ACCOUNT_INDEX, BUDGET_PK, account_item, account_pk, account_record, budget_item, budget_record
+from gateway.keys.store.fields import Fields, config_fields, iso, limits_item, logged, opt_int
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -67,168 +68,24 @@ USAGE_ATTRS = {
 SPARE_PREFIX = "sp_"
 
 
-def _logged(decode: Callable[[dict[str, Any]], R], raw: dict[str, Any]) -> R:
-    """``decode(raw)``, with a log line (item id and field, no values) when it is unreadable."""
-    try:
-        return decode(raw)
-    except UndecodableRecord as exc:
-        logger.warning("undecodable %s %s: field %r", exc.kind, exc.ident, exc.field)
-        raise
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _opt_int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-# ---------------------------------------------------------------- records <-> items
-def _limits_item(limits: Limits) -> dict[str, Any]:
-    return {
-        "max_budget": limits.max_budget,
-        "budget_duration": limits.budget_duration,
-        "rpm_limit": limits.rpm_limit,
-        "tpm_limit": limits.tpm_limit,
-        "max_parallel_requests": limits.max_parallel_requests,
-    }
-
-
-#: attributes that place an item in the table; the rest are the record's fields
-_PLACEMENT_ATTRS = frozenset({"pk", "sk", "type", "gsi1pk", "gsi1sk"})
-#: timestamps the views render as ISO datetimes: the epoch to the end of year 9999
-_MAX_TIMESTAMP = Decimal(253402300799)
-
-
-class _Fields:
-    """Typed reads of one stored META item: a field of the wrong type raises ``UndecodableRecord``
-    (naming the field) instead of a record that would fail later, in a view or a limit check."""
-
-    def __init__(self, kind: Kind, raw: dict[str, Any]) -> None:
-        self.kind = kind
-        self.raw = raw
-
-    def bad(self, name: str) -> UndecodableRecord:
-        pk = self.raw.get("pk")
-        ident = pk.split("#", 1)[-1] if isinstance(pk, str) else "?"
-        attributes = {k: _shown(v) for k, v in self.raw.items() if k not in _PLACEMENT_ATTRS}
-        return UndecodableRecord(self.kind, ident, name, attributes)
-
-    def text(self, name: str) -> str | None:
-        value = self.raw.get(name)
-        if value is None or isinstance(value, str):
-            return value
-        raise self.bad(name)
-
-    def ident(self, name: str) -> str:
-        value = self.raw.get(name)
-        if isinstance(value, str) and value:
-            return value
-        raise self.bad(name)
-
-    def texts(self, name: str) -> tuple[str, ...]:
-        value = self.raw.get(name)
-        if value is None:
-            return ()
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        raise self.bad(name)
-
-    def flag(self, name: str) -> bool:
-        value = self.raw.get(name, False)
-        if isinstance(value, bool):
-            return value
-        raise self.bad(name)
-
-    def number(self, name: str) -> Decimal | None:
-        value = self.raw.get(name)
-        if value is None or (isinstance(value, Decimal) and value.is_finite()):
-            return value
-        raise self.bad(name)
-
-    def integer(self, name: str) -> int | None:
-        value = self.number(name)
-        if value is None:
-            return None
-        if value == value.to_integral_value():
-            return int(value)
-        raise self.bad(name)
-
-    def timestamp(self, name: str) -> float | None:
-        value = self.number(name)
-        if value is None:
-            return None
-        if 0 <= value <= _MAX_TIMESTAMP:
-            return float(value)
-        raise self.bad(name)
-
-    def duration(self, name: str) -> str | None:
-        value = self.text(name)
-        try:
-            if value is not None:
-                parse_duration(value)
-        except DurationError:
-            raise self.bad(name) from None
-        return value
-
-    def mapping(self, name: str) -> dict[str, Any]:
-        value = self.raw.get(name)
-        if value is None:
-            return {}
-        if isinstance(value, dict):
-            try:
-                return json_value(value)
-            except TypeError:
-                pass
-        raise self.bad(name)
-
-
-def _shown(value: Any) -> Any:
-    """A stored value as JSON, for showing an undecodable item to an admin."""
-    try:
-        return json_value(value)
-    except TypeError:
-        return repr(value)
-
-
-def _config_fields(f: _Fields) -> dict[str, Any]:
-    """The fields keys and teams share, decoded."""
-    limits = Limits(
-        max_budget=f.number("max_budget"),
-        budget_duration=f.duration("budget_duration"),
-        rpm_limit=f.integer("rpm_limit"),
-        tpm_limit=f.integer("tpm_limit"),
-        max_parallel_requests=f.integer("max_parallel_requests"),
-    )
-    return {
-        "models": f.texts("models"),
-        "limits": limits,
-        "blocked": f.flag("blocked"),
-        "metadata": f.mapping("metadata"),
-        "created_at": f.timestamp("created_at") or 0.0,
-        "updated_at": f.timestamp("updated_at") or 0.0,
-        "version": f.integer("ver") or 1,
-    }
-
-
 def key_item(record: KeyRecord) -> dict[str, Any]:
     return {
         "pk": f"KEY#{record.token}",
         "sk": "META",
         "type": "key",
         "gsi1pk": "KEYS",
-        "gsi1sk": f"{_iso(record.created_at)}#{record.token}",
+        "gsi1sk": f"{iso(record.created_at)}#{record.token}",
         "token": record.token,
         "key_name": record.key_name,
         "key_alias": record.key_alias,
         "models": list(record.models),
-        **_limits_item(record.limits),
+        **limits_item(record.limits),
         "expires": record.expires,
         "blocked": record.blocked,
         "metadata": record.metadata or {},
         "team_id": record.team_id,
         "user_id": record.user_id,
+        "budget_id": record.budget_id,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
         "ver": record.version,
@@ -237,7 +94,7 @@ def key_item(record: KeyRecord) -> dict[str, Any]:
 
 def key_record(raw: dict[str, Any]) -> KeyRecord:
     """The key in a META item; ``UndecodableRecord`` if a field has the wrong type."""
-    f = _Fields("key", raw)
+    f = Fields("key", raw)
     return KeyRecord(
         token=f.ident("token"),
         key_name=f.text("key_name"),
@@ -245,7 +102,8 @@ def key_record(raw: dict[str, Any]) -> KeyRecord:
         expires=f.timestamp("expires"),
         team_id=f.text("team_id"),
         user_id=f.text("user_id"),
-        **_config_fields(f),
+        budget_id=f.text("budget_id"),
+        **config_fields(f),
     )
 
 
@@ -255,13 +113,14 @@ def team_item(record: TeamRecord) -> dict[str, Any]:
         "sk": "META",
         "type": "team",
         "gsi1pk": "TEAMS",
-        "gsi1sk": f"{_iso(record.created_at)}#{record.team_id}",
+        "gsi1sk": f"{iso(record.created_at)}#{record.team_id}",
         "team_id": record.team_id,
         "team_alias": record.team_alias,
         "models": list(record.models),
-        **_limits_item(record.limits),
+        **limits_item(record.limits),
         "blocked": record.blocked,
         "metadata": record.metadata or {},
+        "members_with_roles": list(record.members_with_roles),
         "created_at": record.created_at,
         "updated_at": record.updated_at,
         "ver": record.version,
@@ -270,11 +129,12 @@ def team_item(record: TeamRecord) -> dict[str, Any]:
 
 def team_record(raw: dict[str, Any]) -> TeamRecord:
     """The team in a META item; ``UndecodableRecord`` if a field has the wrong type."""
-    f = _Fields("team", raw)
+    f = Fields("team", raw)
     return TeamRecord(
         team_id=f.ident("team_id"),
         team_alias=f.text("team_alias"),
-        **_config_fields(f),
+        members_with_roles=f.mappings("members_with_roles"),
+        **config_fields(f),
     )
 
 
@@ -287,13 +147,13 @@ def usage_from(raw: dict[str, Any] | None) -> Usage:
         spend_total=Decimal(raw.get(a["spend_total"], ZERO)),
         reserved=Decimal(raw.get(a["reserved"], ZERO)),
         committed=Decimal(raw.get(a["committed"], ZERO)),
-        period=_opt_int(raw.get(a["period"])),
-        window=_opt_int(raw.get(a["window"])),
+        period=opt_int(raw.get(a["period"])),
+        window=opt_int(raw.get(a["window"])),
         requests=int(raw.get(a["requests"], 0)),
         tokens=int(raw.get(a["tokens"], 0)),
         parallel=int(raw.get(a["parallel"], 0)),
         active_at=float(raw.get(a["active_at"], 0)),
-        version=_opt_int(raw.get(a["version"])),
+        version=opt_int(raw.get(a["version"])),
         exists=True,
         spares=tuple(sorted((name[len(SPARE_PREFIX):], Decimal(entry["c"]), float(entry["x"]))
                             for name, entry in raw.items() if name.startswith(SPARE_PREFIX))),
@@ -320,7 +180,7 @@ def _new_usage_item(pk: str, version: int, usage: Usage | None = None) -> dict[s
 
 
 def log_item(log: SpendLog) -> dict[str, Any]:
-    start_iso = _iso(log.start_time)
+    start_iso = iso(log.start_time)
     return {
         "pk": f"KEYLOG#{log.key_hash}",
         "sk": f"{start_iso}#{log.request_id}",
@@ -347,6 +207,7 @@ def log_item(log: SpendLog) -> dict[str, Any]:
         "ttl": log.ttl,
         "payload": log.payload,
         "response_id": log.response_id,
+        "end_user": log.end_user,
     }
 
 
@@ -371,12 +232,17 @@ def spend_log(raw: dict[str, Any]) -> SpendLog:
         ttl=int(raw.get("ttl", 0)),
         payload=raw.get("payload"),
         response_id=raw.get("response_id"),
+        end_user=raw.get("end_user"),
     )
 
 
 # ---------------------------------------------------------------- the store
+#: the partition of each kind's META and USAGE items
+PK_PREFIX: dict[str, str] = {"key": "KEY#", "team": "TEAM#", "user": "USER#", "customer": "CUSTOMER#"}
+
+
 def _pk(kind: Kind, ident: str) -> str:
-    return f"KEY#{ident}" if kind == "key" else f"TEAM#{ident}"
+    return PK_PREFIX[kind] + ident
 
 
 class _Expr:
@@ -459,25 +325,18 @@ class DynamoDBKeyStore(KeyStore):
     def get_key(self, key_hash: str) -> KeyRecord | None:
         """The key, None if there is none; ``UndecodableRecord`` (logged) if its item is unreadable."""
         raw = self._get(f"KEY#{key_hash}", "META")
-        return _logged(key_record, raw) if raw else None
+        return logged(key_record, raw) if raw else None
 
     def get_team(self, team_id: str) -> TeamRecord | None:
         """The team, None if there is none; ``UndecodableRecord`` (logged) if its item is unreadable."""
         raw = self._get(f"TEAM#{team_id}", "META")
-        return _logged(team_record, raw) if raw else None
+        return logged(team_record, raw) if raw else None
 
     def get_usage(self, kind: Kind, ident: str) -> Usage:
         return usage_from(self._get(_pk(kind, ident), "USAGE", consistent=True))
 
     def create_key(self, record: KeyRecord) -> None:
-        pk = f"KEY#{record.token}"
-        try:
-            self._transact([
-                {"Put": {"TableName": self.table, "Item": serialize(key_item(record)), "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self.table, "Item": serialize(_new_usage_item(pk, record.version))}},
-            ])
-        except TransactionCancelled as exc:
-            raise KeyError(record.token) from exc
+        self._create_with_usage(key_item(record), record.version)
 
     def _save(self, item: dict[str, Any], expected_version: int) -> None:
         expr = _Expr()
@@ -542,14 +401,7 @@ class DynamoDBKeyStore(KeyStore):
         return self._listed("KEYS", key_record)
 
     def create_team(self, record: TeamRecord) -> None:
-        pk = f"TEAM#{record.team_id}"
-        try:
-            self._transact([
-                {"Put": {"TableName": self.table, "Item": serialize(team_item(record)), "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self.table, "Item": serialize(_new_usage_item(pk, record.version))}},
-            ])
-        except TransactionCancelled as exc:
-            raise KeyError(record.team_id) from exc
+        self._create_with_usage(team_item(record), record.version)
 
     def save_team(self, record: TeamRecord, expected_version: int) -> None:
         self._save(team_item(record), expected_version)
@@ -562,6 +414,63 @@ class DynamoDBKeyStore(KeyStore):
 
     def list_teams(self) -> list[TeamRecord]:
         return self._listed("TEAMS", team_record)
+
+    # ------------------------------------------------------------ users, customers, budget tiers
+    def _create_with_usage(self, item: dict[str, Any], version: int) -> None:
+        """A META item and its zeroed USAGE item, or ``KeyError`` if the META item exists."""
+        try:
+            self._transact([
+                {"Put": {"TableName": self.table, "Item": serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": self.table, "Item": serialize(_new_usage_item(item["pk"], version))}},
+            ])
+        except TransactionCancelled as exc:
+            raise KeyError(item["pk"]) from exc
+
+    def get_account(self, kind: AccountKind, ident: str) -> AccountRecord | None:
+        raw = self._get(account_pk(kind, ident), "META")
+        return logged(account_record, raw) if raw else None
+
+    def create_account(self, record: AccountRecord) -> None:
+        self._create_with_usage(account_item(record), record.version)
+
+    def save_account(self, record: AccountRecord, expected_version: int) -> None:
+        self._save(account_item(record), expected_version)
+
+    def delete_account(self, kind: AccountKind, ident: str) -> None:
+        self._transact([{"Delete": {"TableName": self.table, "Key": serialize({"pk": account_pk(kind, ident), "sk": sk})}}
+                        for sk in ("META", "USAGE")])
+
+    def list_accounts(self, kind: AccountKind) -> list[AccountRecord]:
+        return self._listed(ACCOUNT_INDEX[kind], account_record)
+
+    def get_budget(self, budget_id: str) -> BudgetRecord | None:
+        raw = self._get(BUDGET_PK + budget_id, "META")
+        return logged(budget_record, raw) if raw else None
+
+    def create_budget(self, record: BudgetRecord) -> None:
+        try:
+            self._call("put_item", TableName=self.table, Item=serialize(budget_item(record)),
+                       ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if condition_failed(exc):
+                raise KeyError(record.budget_id) from exc
+            raise
+
+    def save_budget(self, record: BudgetRecord, expected_version: int) -> None:
+        e = _Expr()
+        try:
+            self._call("put_item", TableName=self.table, Item=serialize(budget_item(record)),
+                       ConditionExpression=f"attribute_exists(pk) AND {e.n('ver')} = {e.v(expected_version)}", **e.kwargs())
+        except ClientError as exc:
+            if condition_failed(exc):
+                raise LookupError(record.budget_id) from exc
+            raise
+
+    def delete_budget(self, budget_id: str) -> None:
+        self._call("delete_item", TableName=self.table, Key=serialize({"pk": BUDGET_PK + budget_id, "sk": "META"}))
+
+    def list_budgets(self) -> list[BudgetRecord]:
+        return self._listed("BUDGETS", budget_record)
 
     # ------------------------------------------------------------ enforcement
     def reserve(self, kind: Kind, ident: str, r: Reservation) -> ReserveResult:
@@ -686,7 +595,9 @@ class DynamoDBKeyStore(KeyStore):
         log = serialize(log_item(s.log))
         ops: list[dict[str, Any]] = []
         deltas: list[tuple[str, UsageDelta]] = []
-        for kind, ident, delta in (("key", s.key_hash, s.key), ("team", s.team_id, s.team)):
+        scoped = [("key", s.key_hash, s.key), ("team", s.team_id, s.team)]
+        scoped += [(a.kind, a.ident, a.delta) for a in s.accounts]
+        for kind, ident, delta in scoped:
             if delta is None or ident is None:
                 continue
             e = _Expr()
@@ -745,7 +656,7 @@ class DynamoDBKeyStore(KeyStore):
         if request_id is not None:  # the gateway's request id or the answer's own id (LiteLLM's request_id)
             value = e.v(request_id)
             filters.append(f"({e.n('request_id')} = {value} OR {e.n('response_id')} = {value})")
-        lo, hi = _iso(start), _iso(end)
+        lo, hi = iso(start), iso(end)
         out: list[SpendLog] = []
 
         def run(index: str | None, pk_attr: str, sk_attr: str, pk_value: str) -> None:
