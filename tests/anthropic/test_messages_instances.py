@@ -155,6 +155,9 @@ def instances(serial_aws):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+            text = _tail(log_path, chars=20000)
+            if "Traceback" in text:  # an instance's 500 says why only in its own log
+                print(f"--- log of {log_path} ---\n{text}")
             os.unlink(log_path)
 
 

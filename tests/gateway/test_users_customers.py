@@ -124,8 +124,10 @@ def test_a_customers_budget_holds_across_keys_through_the_user_field(http_server
     # LiteLLM's older name for the same records
     info = _admin(http_server, "/end_user/info", method="get", params={"end_user_id": customer})
     assert info["spend"] == pytest.approx(2 * FAKE_COST)
-    # a ``user`` that names no customer limits nothing, and the spend log names the end user either way
-    assert _ask(_client(base_url, keys[0]), user=_id("nobody")).choices
+    # a ``user`` that names no customer limits nothing (nor one no customer id could be), and the
+    # spend log names the end user either way
+    for nobody in (_id("nobody"), "not an id: " + "x" * 5000):
+        assert _ask(_client(base_url, keys[0]), user=nobody).choices
     logs = _admin(http_server, "/spend/logs", method="get", params={"api_key": keys[0]})
     assert customer in {log.get("end_user") for log in logs}
 

@@ -15,12 +15,16 @@ A budget tier's change reaches the accounts pointing at it within the cache TTL.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from gateway.keys import errors as kerr
 from gateway.keys.cache import NEGATIVE_MAX_ENTRIES, TTLCache, negative_ttl_seconds
 from gateway.keys.models import AccountKind, AccountRecord, Limits, UndecodableRecord, effective_limits
+from gateway.keys.schemas import MAX_TEAM_ID_CHARS, TEAM_ID_PATTERN
 from gateway.keys.store import get_store
+
+_ID = re.compile(TEAM_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def _cache_key(kind: AccountKind, ident: str) -> str:
 
 def scope(kind: AccountKind, ident: str | None) -> AccountScope | None:
     """The account's scope (cached), None when it has no record; 503 if the store does not answer."""
-    if not ident:
+    if not ident or not _could_exist(ident):
         return None
     name = _cache_key(kind, ident)
     hit = _found.get(name)
@@ -63,6 +67,12 @@ def scope(kind: AccountKind, ident: str | None) -> AccountScope | None:
     if _missing.get(name):
         return None
     return load(kind, ident)
+
+
+def _could_exist(ident: str) -> bool:
+    """Ids are created bounded (``account_schemas.AccountId``); a request's ``user`` outside those
+    bounds names no account, and is not sent to DynamoDB (which refuses keys over 2 KB)."""
+    return len(ident) <= MAX_TEAM_ID_CHARS and _ID.fullmatch(ident) is not None
 
 
 def load(kind: AccountKind, ident: str) -> AccountScope | None:
