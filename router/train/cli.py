@@ -315,11 +315,10 @@ def _eval_cheap_strong(d: RoutingData, X, spec, a, kinds, roles, out: dict, plot
             print(f"  plot: {p}")
 
 
-def _eval_cheap_strong_test(d: RoutingData, X, spec, a, kinds, roles, out: dict, plot_dir: Path | None,
-                            show: bool) -> None:
+def _eval_cheap_strong_test(d: RoutingData, t: RoutingData, X, spec, a, kinds, roles, out: dict,
+                            plot_dir: Path | None, show: bool) -> None:
     """--test: fit on all of --data (alpha by inner CV on --data only), report on the held-out split."""
     w, s = roles
-    t = _load(a.test, ModelChoice.of(d), "--test")
     Xt = fit.featurize_raw(t.prompts, spec, show)
     curves = {}
     out["test"] = {}
@@ -349,10 +348,8 @@ def _eval_cheap_strong_test(d: RoutingData, X, spec, a, kinds, roles, out: dict,
         print(f"  plot: {p}")
 
 
-def _eval_multi(d: RoutingData, X, spec, a, kinds, cost, out: dict, plot_dir: Path | None, show: bool) -> None:
-    if not a.test:
-        raise DataError("multi-model eval needs --test (a held-out split) and --prices")
-    t = _load(a.test, ModelChoice.of(d), "--test")
+def _eval_multi(d: RoutingData, t: RoutingData, X, spec, a, kinds, cost, out: dict, plot_dir: Path | None,
+                show: bool) -> None:
     Xt = fit.featurize_raw(t.prompts, spec, show)
     for kind in kinds:
         if kind == "linear" and a.alpha == "auto":
@@ -437,17 +434,20 @@ def cmd_eval(a: argparse.Namespace) -> int:
         show = not a.quiet
         print(f"data: {len(d.prompts)} prompts, models {d.models}, dropped {d.dropped} contaminated")
         roles = _roles(d)
-        cost = None if roles is not None else _costs(d, a.prices)
+        cost = _costs(d, a.prices)
         if roles is None and cost is None:
             raise DataError("multi-model eval needs --prices (e.g. default_llm.json)")
+        if roles is None and not a.test:
+            raise DataError("multi-model eval needs --test (a held-out split) and --prices")
+        t = _load(a.test, ModelChoice.of(d), "--test") if a.test else None  # before the long part
         X = fit.featurize_raw(d.prompts, spec, show)
         kinds = ["linear", "knn"] if a.kind == "both" else [a.kind]
         if roles is not None:
             _eval_cheap_strong(d, X, spec, a, kinds, roles, out, plot_dir, show)
-            if a.test:
-                _eval_cheap_strong_test(d, X, spec, a, kinds, roles, out, plot_dir, show)
+            if t is not None:
+                _eval_cheap_strong_test(d, t, X, spec, a, kinds, roles, out, plot_dir, show)
         else:
-            _eval_multi(d, X, spec, a, kinds, cost, out, plot_dir, show)  # type: ignore[arg-type]
+            _eval_multi(d, t, X, spec, a, kinds, cost, out, plot_dir, show)  # type: ignore[arg-type]
         rc = 0
     if a.json:
         Path(a.json).write_text(json.dumps(_jsonable(out), indent=1))
