@@ -6,7 +6,7 @@ settings and artifact formats.
 """
 import sys
 
-if sys.version_info < (3, 12):  # say why, instead of "cannot import name 'sumprod' from 'math'"
+if sys.version_info < (3, 12):  # noqa: UP036  (for copies outside pip: say why, not "cannot import name 'sumprod'")
     raise ImportError(f"router needs Python 3.12 or newer (math.sumprod); this is {sys.version.split()[0]}")
 
 from .artifacts import Artifact, load_artifact

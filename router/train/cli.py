@@ -9,6 +9,11 @@ eval       honest evaluation: nested alpha selection inside every training fold;
 calibrate  turn a target share of strong calls into a threshold (on the artifact's calibration sample
            or on your own prompts) and optionally store the new calibration sample in the artifact
 sign       HMAC-sign an artifact (key from $ROUTER_ARTIFACT_HMAC_KEY); verify: check one
+
+Models: --weak-model NAME --strong-model NAME (threshold) or --models A,B,C (multi-model); without
+them a CSV's two score columns get their roles from column order (refused when the "strong" one
+scores lower), and other columns are ignored with a warning. Bad input: exit 2 and one line on
+stderr naming the file, row and column (router/README.md, "Training and evaluation").
 """
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ from ..errors import RouterError
 from ..features import FeatureSpec
 from ..predictors import make_predictor
 from . import fit, metrics
-from .data import ROLES_ARTIFACT, ROLES_COLUMN_ORDER, DataError, ModelChoice, RoutingData, load_data, load_prices, load_prompts
+from .data import (ROLES_ARTIFACT, ROLES_COLUMN_ORDER, ROLES_NAMED, DataError, ModelChoice, RoutingData, load_data,
+                   load_prices, load_prompts)
 
 # Below this many rows each of 5 CV folds scores fewer than 100 prompts: the reported APGR / quality
 # moves by several points between seeds, and the n-gram model has seen too few prompts to generalise.
@@ -52,8 +58,8 @@ def _load(path: str, choice: ModelChoice, what: str = "--data", roles_from: str 
     for w in d.warnings:
         _warn(w)
     if d.roles:
-        how = ("from column order; set them with --weak-model/--strong-model" if d.roles_from == ROLES_COLUMN_ORDER
-               else f"from the {d.roles_from}" if d.roles_from == ROLES_ARTIFACT else "as named")
+        how = {ROLES_COLUMN_ORDER: "from column order; set them with --weak-model/--strong-model",
+               ROLES_ARTIFACT: f"from the {ROLES_ARTIFACT}", ROLES_NAMED: "as named"}.get(d.roles_from, d.roles_from)
         print(f"{what}: weak model {d.roles['weak']!r}, strong model {d.roles['strong']!r} ({how})")
     else:
         print(f"{what}: models {', '.join(map(repr, d.models))} (multi-model)")
@@ -148,7 +154,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     roles = _roles(d)
     cost = _costs(d, a.prices)
     show = not a.quiet
-    t = _load(a.test, ModelChoice.of(d), "--test") if a.test else None
+    t = _load(a.test, ModelChoice.of(d), "--test", "the same as --data") if a.test else None
     print(f"data: {len(d.prompts)} prompts, models {d.models}, dropped {d.dropped} contaminated, sha256 {d.sha256[:12]}")
     X = fit.featurize_raw(d.prompts, spec, show)
     alpha_scores: dict = {}
@@ -439,7 +445,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
             raise DataError("multi-model eval needs --prices (e.g. default_llm.json)")
         if roles is None and not a.test:
             raise DataError("multi-model eval needs --test (a held-out split) and --prices")
-        t = _load(a.test, ModelChoice.of(d), "--test") if a.test else None  # before the long part
+        t = _load(a.test, ModelChoice.of(d), "--test", "the same as --data") if a.test else None  # before the long part
         X = fit.featurize_raw(d.prompts, spec, show)
         kinds = ["linear", "knn"] if a.kind == "both" else [a.kind]
         if roles is not None:

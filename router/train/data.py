@@ -18,9 +18,10 @@ import csv
 import hashlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class ModelChoice:
         return list(self.models) or None
 
     @classmethod
-    def of(cls, data: "RoutingData") -> "ModelChoice":
+    def of(cls, data: RoutingData) -> ModelChoice:
         """The same models (and roles) again, e.g. to read a ``--test`` split by column name."""
         if data.roles:
             return cls(weak=data.roles["weak"], strong=data.roles["strong"])
@@ -85,7 +86,7 @@ class RoutingData:
     ignored_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def subset(self, sel: np.ndarray) -> "RoutingData":
+    def subset(self, sel: np.ndarray) -> RoutingData:
         return RoutingData([self.prompts[i] for i in sel], self.quality[sel], self.models,
                            [self.groups[i] for i in sel] if self.groups else None, self.sha256, self.sources,
                            self.roles, self.dropped, self.roles_from, self.ignored_columns, self.warnings)
@@ -194,7 +195,7 @@ def _score_columns(t: _Table, wanted: list[str] | None) -> tuple[list[str], dict
     if wanted is not None:
         missing = [m for m in wanted if m not in others]
         if missing:
-            raise DataError(f"{t.path}: line 1: no column {missing[0]!r}; score columns are "
+            raise DataError(f"{t.path}: line 1: no column {missing[0]!r}; the columns besides prompt and group are "
                             f"{', '.join(map(repr, others)) or 'none'}")
         return list(wanted), {f: "not a named model" for f in others if f not in wanted}
     models, ignored = [], {}
@@ -258,7 +259,7 @@ def load_csv_files(files: list[Path], choice: ModelChoice, contamination: Path |
     dropped_set = _contaminated(contamination) if contamination else set()
     prompts, rows, groups, dropped = [], [], [], 0
     for t in tables:
-        stem = t.path.stem[len("mmlu_"):] if t.path.stem.startswith("mmlu_") else t.path.stem
+        stem = t.path.stem.removeprefix("mmlu_")
         for (_, r), vals in zip(t.rows, _scores_of(t, models)):
             if r[t.prompt_key] in dropped_set:
                 dropped += 1
