@@ -72,7 +72,7 @@ def _check_rows(d: RoutingData, a: argparse.Namespace, path: str) -> None:
         raise DataError(f"{path}: {len(d.prompts)} rows; {a.folds}-fold cross-validation needs at least {need}")
     if len(d.prompts) < MIN_ROWS_ADVISED:
         _warn(f"{path}: only {len(d.prompts)} rows; at least {MIN_ROWS_ADVISED} are advised: with fewer, each of the "
-              f"{a.folds} CV folds scores under {MIN_ROWS_ADVISED // a.folds} prompts, so the reported metrics are "
+              f"{a.folds} CV folds scores only about {len(d.prompts) // a.folds} prompts, so the reported metrics are "
               f"mostly noise, and the model has seen too few prompts to generalise")
 
 

@@ -370,7 +370,7 @@ def _assign_roles(d: RoutingData, choice: ModelChoice, path: Path, by_column_ord
         if s < w:
             d.warnings.append(f"{path}: the strong model {choice.strong!r} scores lower on average ({s:.3f}) than the weak "
                               f"model {choice.weak!r} ({w:.3f}); training as named")
-        return d
+        return _warn_if_nothing_to_learn(d, path)
     if choice.models or not by_column_order:
         return d  # multi-model (JSON records name their models; CSV columns were named with --models)
     if len(d.models) < 2:
@@ -386,6 +386,13 @@ def _assign_roles(d: RoutingData, choice: ModelChoice, path: Path, by_column_ord
         raise DataError(f"{path}: by column order {weak!r} would be weak and {strong!r} strong, but {strong!r} scores "
                         f"lower ({s:.3f} vs {w:.3f}); say which is which with --weak-model/--strong-model")
     d.roles, d.roles_from = {"weak": weak, "strong": strong}, ROLES_COLUMN_ORDER
+    return _warn_if_nothing_to_learn(d, path)
+
+
+def _warn_if_nothing_to_learn(d: RoutingData, path: Path) -> RoutingData:
+    if d.roles and not (d.quality[:, 0] != d.quality[:, 1]).any():
+        d.warnings.append(f"{path}: {d.roles['weak']!r} and {d.roles['strong']!r} score the same on every row: there is "
+                          f"nothing to route on, and APGR/CPT are undefined")
     return d
 
 

@@ -150,6 +150,27 @@ def test_three_score_columns_need_models(tmp_path, capsys):
     assert t["strategy"] == "threshold" and t["data_columns"]["ignored"] == ["weak-model"]
 
 
+def test_jsonl_with_named_roles_trains_a_threshold_router(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(HMAC_ENV, raising=False)
+    data = tmp_path / "scores.jsonl"
+    data.write_text("".join(json.dumps({"prompt": r["prompt"], "scores": {"big": float(r["strong-model"]), "mid": 0.5,
+                                                                          "small": float(r["weak-model"])}}) + "\n"
+                            for r in rows()))
+    assert main(["train", "--data", str(data), "--weak-model", "small", "--strong-model", "big",
+                 "--out", str(tmp_path / "art"), *FAST]) == 0
+    assert "ignoring scores of 'mid' (not named in --models)" in capsys.readouterr().err
+    m = json.loads((tmp_path / "art" / "manifest.json").read_text())
+    assert m["strategy"] == "threshold" and {x["name"]: x["role"] for x in m["models"]} == {"small": "weak", "big": "strong"}
+    assert (route(tmp_path / "art", HARD_PROMPT), route(tmp_path / "art", EASY_PROMPT)) == ("big", "cheap")
+
+
+def test_identical_scores_are_warned(tmp_path, capsys):
+    data = write_csv(tmp_path / "same.csv", ["prompt", "weak-model", "strong-model"], rows(),
+                     extra=lambda i, r: {"strong-model": r["weak-model"]})
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "art"), *FAST]) == 0
+    assert "score the same on every row: there is nothing to route on" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------------------ 2. other columns
 def test_id_and_text_columns_are_ignored_with_a_warning(tmp_path, capsys):
     data = write_csv(tmp_path / "extra.csv", ["id", "prompt", "weak-model", "answer", "strong-model", "topic"], rows(),
