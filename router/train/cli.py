@@ -35,8 +35,8 @@ from . import fit, metrics
 from .data import (ROLES_ARTIFACT, ROLES_COLUMN_ORDER, ROLES_NAMED, DataError, ModelChoice, RoutingData, load_data,
                    load_prices, load_prompts)
 
-# Below this many rows each of 5 CV folds scores fewer than 100 prompts: the reported APGR / quality
-# moves by several points between seeds, and the n-gram model has seen too few prompts to generalise.
+# Below this many rows each of 5 CV folds scores fewer than 100 prompts, so the reported APGR /
+# quality is mostly noise, and the n-gram model has seen too few prompts to generalise: warned, not refused.
 MIN_ROWS_ADVISED = 500
 MIN_ROWS_PER_FOLD = 2  # below this a fold (and the inner alpha CV) has nothing to score
 
