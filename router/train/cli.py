@@ -9,6 +9,11 @@ eval       honest evaluation: nested alpha selection inside every training fold;
 calibrate  turn a target share of strong calls into a threshold (on the artifact's calibration sample
            or on your own prompts) and optionally store the new calibration sample in the artifact
 sign       HMAC-sign an artifact (key from $ROUTER_ARTIFACT_HMAC_KEY); verify: check one
+
+Models: --weak-model NAME --strong-model NAME (threshold) or --models A,B,C (multi-model); without
+them a CSV's two score columns get their roles from column order (refused when the "strong" one
+scores lower), and other columns are ignored with a warning. Bad input: exit 2 and one line on
+stderr naming the file, row and column (router/README.md, "Training and evaluation").
 """
 from __future__ import annotations
 
@@ -23,10 +28,52 @@ from typing import Any
 import numpy as np
 
 from ..artifacts import HMAC_ENV, MANIFEST, load_artifact, resign_artifact, write_npz
+from ..errors import RouterError
 from ..features import FeatureSpec
 from ..predictors import make_predictor
 from . import fit, metrics
-from .data import RoutingData, load_data, load_prices
+from .data import (ROLES_ARTIFACT, ROLES_COLUMN_ORDER, ROLES_NAMED, DataError, ModelChoice, RoutingData, load_data,
+                   load_prices, load_prompts)
+
+# Below this many rows each of 5 CV folds scores fewer than 100 prompts, so the reported APGR /
+# quality is mostly noise, and the n-gram model has seen too few prompts to generalise: warned, not refused.
+MIN_ROWS_ADVISED = 500
+MIN_ROWS_PER_FOLD = 2  # below this a fold (and the inner alpha CV) has nothing to score
+
+
+def _warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
+
+
+def _choice(a: argparse.Namespace) -> ModelChoice:
+    models = tuple(m.strip() for m in a.models.split(",") if m.strip()) if getattr(a, "models", None) else ()
+    return ModelChoice(weak=a.weak_model, strong=a.strong_model, models=models)
+
+
+def _load(path: str, choice: ModelChoice, what: str = "--data", roles_from: str | None = None) -> RoutingData:
+    """Load routing data, print its warnings and which role each model got (and from what)."""
+    d = load_data(path, choice)
+    if roles_from and d.roles:
+        d.roles_from = roles_from
+    for w in d.warnings:
+        _warn(w)
+    if d.roles:
+        how = {ROLES_COLUMN_ORDER: "from column order; set them with --weak-model/--strong-model",
+               ROLES_ARTIFACT: f"from the {ROLES_ARTIFACT}", ROLES_NAMED: "as named"}.get(d.roles_from, d.roles_from)
+        print(f"{what}: weak model {d.roles['weak']!r}, strong model {d.roles['strong']!r} ({how})")
+    else:
+        print(f"{what}: models {', '.join(map(repr, d.models))} (multi-model)")
+    return d
+
+
+def _check_rows(d: RoutingData, a: argparse.Namespace, path: str) -> None:
+    need = MIN_ROWS_PER_FOLD * max(a.folds, 3)
+    if len(d.prompts) < need:
+        raise DataError(f"{path}: {len(d.prompts)} rows; {a.folds}-fold cross-validation needs at least {need}")
+    if len(d.prompts) < MIN_ROWS_ADVISED:
+        _warn(f"{path}: only {len(d.prompts)} rows; at least {MIN_ROWS_ADVISED} are advised: with fewer, each of the "
+              f"{a.folds} CV folds scores only about {len(d.prompts) // a.folds} prompts, so the reported metrics are "
+              f"mostly noise, and the model has seen too few prompts to generalise")
 
 
 def _roles(d: RoutingData) -> tuple[int, int] | None:
@@ -41,7 +88,7 @@ def _costs(d: RoutingData, prices_path: str | None) -> np.ndarray | None:
     prices = load_prices(prices_path)
     missing = [m for m in d.models if m not in prices]
     if missing:
-        raise SystemExit(f"--prices has no entry for {', '.join(missing)}")
+        raise DataError(f"{prices_path}: no price for model {', '.join(map(repr, missing))}")
     return np.array([prices[m]["input_price"] for m in d.models], float)
 
 
@@ -66,12 +113,48 @@ def _choose_lambda(pred: np.ndarray, Y: np.ndarray, cost: np.ndarray) -> tuple[f
 
 
 # ----------------------------------------------------------------------------------------- train
+def _check_out(a: argparse.Namespace) -> None:
+    """Refuse to overwrite an existing artifact (or anything else) unless --force: checked before training."""
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not a.force:
+        raise DataError(f"--out {out}: folder exists and is not empty; pass --force to overwrite it")
+
+
+def _print_test(m: dict[str, Any], roles: tuple[int, int] | None, path: str, n: int) -> None:
+    t = m["test"]
+    if roles is not None:
+        print(f"held-out test ({path}, {n} prompts):")
+        for name in ("router", "random", "oracle"):
+            print(_fmt_cs(name, t[name]))
+    elif "cost_to_match_best_pct" in t:
+        print(f"held-out test ({path}, {n} prompts): best single {t['best_single']} {t['best_single_quality']:.4f} at "
+              f"{t['best_single_cost']:.3f}; router matches it at {t['cost_to_match_best_pct']:.1f}% of its cost; at the "
+              f"train-chosen lambda: quality {t['at_chosen_lambda']['quality']:.4f} at "
+              f"{t['at_chosen_lambda']['cost_pct_of_best']:.1f}% cost")
+    else:
+        print(f"held-out test ({path}, {n} prompts): router (best predicted quality) {t['router_quality']:.4f}; best "
+              f"single {t['best_single']} {t['best_single_quality']:.4f}; oracle {t['oracle_quality']:.4f} "
+              f"(no --prices: quality only)")
+
+
+def _quality_report(pred: np.ndarray, Y: np.ndarray, models: list[str]) -> dict[str, Any]:
+    """Without prices: the router picks the highest predicted quality; compare with the best single model."""
+    best = int(Y.mean(0).argmax())
+    return {"router_quality": float(Y[np.arange(len(Y)), pred.argmax(1)].mean()), "best_single": models[best],
+            "best_single_quality": float(Y[:, best].mean()), "oracle_quality": float(Y.max(1).mean())}
+
+
 def cmd_train(a: argparse.Namespace) -> int:
-    d = load_data(a.data)
+    _check_out(a)
+    d = _load(a.data, _choice(a))
+    _check_rows(d, a, a.data)
     spec = FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars)
     roles = _roles(d)
     cost = _costs(d, a.prices)
     show = not a.quiet
+    t = _load(a.test, ModelChoice.of(d), "--test", "the same as --data") if a.test else None
     print(f"data: {len(d.prompts)} prompts, models {d.models}, dropped {d.dropped} contaminated, sha256 {d.sha256[:12]}")
     X = fit.featurize_raw(d.prompts, spec, show)
     alpha_scores: dict = {}
@@ -107,15 +190,16 @@ def cmd_train(a: argparse.Namespace) -> int:
                        "best_single_quality": rep["best_single_quality"], "best_single_cost": rep["best_single_cost"]}
             print(f"cross-validated: lambda {lam:.4g} -> quality {m['cv']['quality']:.4f} at cost {m['cv']['cost']:.4f} "
                   f"(best single {m['cv']['best_single']}: {rep['best_single_quality']:.4f} at {rep['best_single_cost']:.4f})")
+        else:
+            m["cv"] = _quality_report(oof, d.quality, d.models)
+            print(f"cross-validated (no --prices, quality only): router {m['cv']['router_quality']:.4f}, best single "
+                  f"{m['cv']['best_single']} {m['cv']['best_single_quality']:.4f}, oracle {m['cv']['oracle_quality']:.4f}")
     if a.kind == "knn":
         strategy = "knn"
         default_settings["strategy"] = "knn"
-    if a.test:
-        t = load_data(a.test, d.models)
-        Xt = fit.featurize_raw(t.prompts, spec, show)
     final = _fitter(a.kind, spec, alpha, a.k)(X, d.quality)
-    if a.test:
-        pt = final.predict(Xt, spec)  # type: ignore[attr-defined]
+    if t is not None:
+        pt = final.predict(fit.featurize_raw(t.prompts, spec, show), spec)  # type: ignore[attr-defined]
         if roles is not None:
             w, s = roles
             m["test"] = metrics.cheap_strong_report(pt[:, s] - pt[:, w], t.quality[:, w], t.quality[:, s])
@@ -123,10 +207,11 @@ def cmd_train(a: argparse.Namespace) -> int:
             rep = metrics.multi_model_report(pt, t.quality, cost, d.models, default_settings["lambda"])
             rep.pop("curve")
             m["test"] = rep
-            print(f"test: best single {rep['best_single']} {rep['best_single_quality']:.4f} at {rep['best_single_cost']:.3f}; "
-                  f"router matches it at {rep['cost_to_match_best_pct']:.1f}% of its cost; at the train-chosen lambda: "
-                  f"quality {rep['at_chosen_lambda']['quality']:.4f} at {rep['at_chosen_lambda']['cost_pct_of_best']:.1f}% cost")
+        else:
+            m["test"] = _quality_report(pt, t.quality, d.models)
+        m["n_test"] = len(t.prompts)
         m["test_sha256"] = t.sha256
+        _print_test(m, roles, a.test, len(t.prompts))
     # calibration sample: out-of-fold predictions (what a threshold will see on unseen prompts)
     rng = np.random.default_rng(a.seed)
     cal_idx = np.sort(rng.choice(len(oof), min(len(oof), a.calibration_rows), replace=False))
@@ -149,6 +234,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     manifest = {"kind": a.kind, "strategy": strategy, "version": version, "training_data_sha256": d.sha256,
                 "training_data": [Path(p).name for p in d.sources][:3] + (["..."] if len(d.sources) > 3 else []),
                 "models": models, "features": spec.to_dict(), "metrics": _jsonable(m),
+                "data_columns": {"roles_from": d.roles_from or None, "ignored": d.ignored_columns},
                 "default_settings": default_settings, "embedding": None}
     if a.kind == "knn":
         manifest["knn_k"] = a.k
@@ -235,10 +321,41 @@ def _eval_cheap_strong(d: RoutingData, X, spec, a, kinds, roles, out: dict, plot
             print(f"  plot: {p}")
 
 
-def _eval_multi(d: RoutingData, X, spec, a, kinds, cost, out: dict, plot_dir: Path | None, show: bool) -> None:
-    if not a.test:
-        raise SystemExit("multi-model eval needs --test (a held-out split) and --prices")
-    t = load_data(a.test, d.models)
+def _eval_cheap_strong_test(d: RoutingData, t: RoutingData, X, spec, a, kinds, roles, out: dict,
+                            plot_dir: Path | None, show: bool) -> None:
+    """--test: fit on all of --data (alpha by inner CV on --data only), report on the held-out split."""
+    w, s = roles
+    Xt = fit.featurize_raw(t.prompts, spec, show)
+    curves = {}
+    out["test"] = {}
+    for kind in kinds:
+        if kind == "linear" and a.alpha == "auto":
+            alpha, _ = fit.select_alpha(X, d.quality, spec, roles, show=show)
+        else:
+            alpha = float(a.alpha) if a.alpha != "auto" else 0.0
+        pt = _fitter(kind, spec, alpha, a.k)(X, d.quality).predict(Xt, spec)  # type: ignore[attr-defined]
+        score = pt[:, s] - pt[:, w]
+        res = metrics.cheap_strong_report(score, t.quality[:, w], t.quality[:, s])
+        res["alpha"] = alpha if kind == "linear" else None
+        out["test"][kind] = res
+        print(f"held-out test {a.test} ({len(t.prompts)} prompts), {kind}, trained on all of --data:")
+        for n in ("router", "random", "oracle"):
+            print(_fmt_cs(n, res[n]))
+        curves[f"router ({kind})"] = metrics.strong_curve(score, t.quality[:, w], t.quality[:, s])
+    if plot_dir:
+        from .plots import plot_strong_curves
+
+        curves["random"] = metrics.strong_curve(np.zeros(len(t.prompts)), t.quality[:, w], t.quality[:, s])
+        curves["oracle"] = metrics.strong_curve(t.quality[:, s] - t.quality[:, w], t.quality[:, w], t.quality[:, s])
+        p = plot_dir / "quality_vs_strong_test.png"
+        plot_strong_curves(p, f"{Path(a.test).name}: held-out test", curves,
+                           float(t.quality[:, w].mean()), float(t.quality[:, s].mean()))
+        out["test"]["plot"] = str(p)
+        print(f"  plot: {p}")
+
+
+def _eval_multi(d: RoutingData, t: RoutingData, X, spec, a, kinds, cost, out: dict, plot_dir: Path | None,
+                show: bool) -> None:
     Xt = fit.featurize_raw(t.prompts, spec, show)
     for kind in kinds:
         if kind == "linear" and a.alpha == "auto":
@@ -274,10 +391,15 @@ def _eval_multi(d: RoutingData, X, spec, a, kinds, cost, out: dict, plot_dir: Pa
 def _eval_artifact(a: argparse.Namespace, out: dict) -> int:
     art = load_artifact(a.artifact, os.environ.get(a.hmac_key_env) if a.hmac_key_env else None)
     pred = make_predictor(art)
-    d = load_data(a.data, art.model_names if Path(a.data).suffix in (".json", ".jsonl") else None)
-    if d.models != art.model_names:
-        raise SystemExit(f"data models {d.models} differ from artifact models {art.model_names}")
-    P = np.stack([pred.predict(p) for p in fit.progress(d.prompts, len(d.prompts), "predict", not a.quiet)])
+    tags = {m.get("role"): m["name"] for m in art.manifest["models"] if m.get("role") in ("weak", "strong")}
+    if _choice(a).names is not None:
+        raise DataError("--artifact: the models and their roles come from the artifact's manifest; drop "
+                        "--weak-model/--strong-model/--models")
+    choice = (ModelChoice(weak=tags["weak"], strong=tags["strong"]) if len(tags) == 2
+              else ModelChoice(models=tuple(art.model_names)))
+    d = _load(a.data, choice, roles_from=ROLES_ARTIFACT)
+    cols = [art.model_names.index(m) for m in d.models]  # the data's columns, found by name in the artifact
+    P = np.stack([pred.predict(p) for p in fit.progress(d.prompts, len(d.prompts), "predict", not a.quiet)])[:, cols]
     roles = _roles(d)
     if roles is not None:
         w, s = roles
@@ -287,7 +409,8 @@ def _eval_artifact(a: argparse.Namespace, out: dict) -> int:
             print(_fmt_cs(n, rep[n]))
         out["artifact_eval"] = rep
     else:
-        cost = _costs(d, a.prices) if a.prices else np.array([m.get("input_price", 1.0) for m in art.manifest["models"]])
+        cost = (_costs(d, a.prices) if a.prices
+                else np.array([art.manifest["models"][c].get("input_price", 1.0) for c in cols]))
         lam = float(art.manifest.get("default_settings", {}).get("lambda", 0.0))
         rep = metrics.multi_model_report(P, d.quality, cost, d.models, lam)
         rep.pop("curve")
@@ -303,24 +426,34 @@ def cmd_eval(a: argparse.Namespace) -> int:
     out: dict[str, Any] = {}
     plot_dir = Path(a.plot_dir) if a.plot_dir else None
     if plot_dir:
+        try:
+            import matplotlib  # noqa: F401  (fail before the long part, not after it)
+        except ImportError:
+            raise DataError("--plot-dir needs matplotlib: pip install -e '.[router]'") from None
         plot_dir.mkdir(parents=True, exist_ok=True)
     if a.artifact:
         rc = _eval_artifact(a, out)
     else:
-        d = load_data(a.data)
+        d = _load(a.data, _choice(a))
+        _check_rows(d, a, a.data)
         spec = FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars)
         show = not a.quiet
         print(f"data: {len(d.prompts)} prompts, models {d.models}, dropped {d.dropped} contaminated")
+        roles = _roles(d)
+        cost = _costs(d, a.prices)
+        if roles is None and cost is None:
+            raise DataError("multi-model eval needs --prices (e.g. default_llm.json)")
+        if roles is None and not a.test:
+            raise DataError("multi-model eval needs --test (a held-out split) and --prices")
+        t = _load(a.test, ModelChoice.of(d), "--test", "the same as --data") if a.test else None  # before the long part
         X = fit.featurize_raw(d.prompts, spec, show)
         kinds = ["linear", "knn"] if a.kind == "both" else [a.kind]
-        roles = _roles(d)
         if roles is not None:
             _eval_cheap_strong(d, X, spec, a, kinds, roles, out, plot_dir, show)
+            if t is not None:
+                _eval_cheap_strong_test(d, t, X, spec, a, kinds, roles, out, plot_dir, show)
         else:
-            cost = _costs(d, a.prices)
-            if cost is None:
-                raise SystemExit("multi-model eval needs --prices (e.g. default_llm.json)")
-            _eval_multi(d, X, spec, a, kinds, cost, out, plot_dir, show)
+            _eval_multi(d, t, X, spec, a, kinds, cost, out, plot_dir, show)  # type: ignore[arg-type]
         rc = 0
     if a.json:
         Path(a.json).write_text(json.dumps(_jsonable(out), indent=1))
@@ -336,10 +469,17 @@ def _prompts_from(path: str) -> list[str]:
         from ..features import prompt_text
 
         out = []
-        for line in p.read_text().splitlines():
+        if not p.is_file():
+            raise DataError(f"{p}: no such file")
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
-            r = json.loads(line)
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{p}: line {i}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(r, dict):
+                raise DataError(f"{p}: line {i}: expected an object with \"messages\" or \"prompt\"")
             if isinstance(r.get("messages"), list):
                 out.append(prompt_text(r["messages"]))
             elif isinstance(r.get("body"), dict) and isinstance(r["body"].get("messages"), list):
@@ -347,7 +487,7 @@ def _prompts_from(path: str) -> list[str]:
             else:
                 out.append(str(r.get("prompt") or r.get("question") or ""))
         return out
-    return load_data(p).prompts
+    return load_prompts(p)
 
 
 def cmd_calibrate(a: argparse.Namespace) -> int:
@@ -359,7 +499,7 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
     strong = a.strong_model or next((m["name"] for m in art.manifest["models"] if m.get("role") == "strong"), None)
     weak = a.weak_model or next((m["name"] for m in art.manifest["models"] if m.get("role") == "weak"), None)
     if strong not in names or weak not in names:
-        raise SystemExit(f"name --strong-model and --weak-model among the artifact's models: {', '.join(names)}")
+        raise DataError(f"name --strong-model and --weak-model among the artifact's models: {', '.join(names)}")
     si, wi = names.index(strong), names.index(weak)
     if a.data:
         pred = make_predictor(art)
@@ -398,7 +538,7 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
 def cmd_sign(a: argparse.Namespace) -> int:
     key = os.environ.get(a.hmac_key_env)
     if not key:
-        raise SystemExit(f"set {a.hmac_key_env} to the HMAC key first")
+        raise DataError(f"set {a.hmac_key_env} to the HMAC key first")
     load_artifact(a.artifact, "")  # checksums must already hold: never sign a tampered directory
     resign_artifact(a.artifact, key)
     art = load_artifact(a.artifact, key)
@@ -414,21 +554,47 @@ def cmd_verify(a: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------ main
+def _int_in(lo: int, hi: int):
+    def parse(v: str) -> int:
+        try:
+            n = int(v)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{v!r} is not an integer") from None
+        if not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(f"{n} is not between {lo} and {hi}")
+        return n
+    return parse
+
+
+def _alpha(v: str) -> str:
+    if v != "auto":
+        try:
+            ok = float(v) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise argparse.ArgumentTypeError(f"{v!r} is neither 'auto' nor a positive number")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m router", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--data", required=True, help="MMLU csv directory, LLMRouter .json/.jsonl, or generic .csv")
+        sp.add_argument("--data", required=True, help="a folder of .csv files, a .csv, or LLMRouter .json/.jsonl")
+        sp.add_argument("--weak-model", metavar="NAME", help="the cheap model's column (CSV) or scores key (JSON)")
+        sp.add_argument("--strong-model", metavar="NAME", help="the strong model's column / scores key")
+        sp.add_argument("--models", metavar="A,B,C", help="multi-model: the model columns / scores keys to use")
         sp.add_argument("--prices", help="model prices JSON (LLMRouter default_llm.json format)")
         sp.add_argument("--kind", default="linear", choices=["linear", "knn"] + (["both"] if sp.prog.endswith("eval") else []))
-        sp.add_argument("--alpha", default="auto", help="ridge L2 strength, or 'auto' (inner 3-fold CV)")
-        sp.add_argument("--k", type=int, default=25, help="neighbours for knn")
-        sp.add_argument("--hash-bits", type=int, default=18)
-        sp.add_argument("--max-chars", type=int, default=FeatureSpec.max_chars,
+        sp.add_argument("--alpha", default="auto", type=_alpha, help="ridge L2 strength, or 'auto' (inner 3-fold CV)")
+        sp.add_argument("--k", type=_int_in(1, 10_000), default=25, help="neighbours for knn")
+        sp.add_argument("--hash-bits", type=_int_in(8, 24), default=18)
+        sp.add_argument("--max-chars", type=_int_in(100, 1_000_000), default=FeatureSpec.max_chars,
                         help="feature window: longer prompts are read as their first 3/4 + last 1/4")
-        sp.add_argument("--folds", type=int, default=5)
+        sp.add_argument("--folds", type=_int_in(2, 50), default=5)
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--test", help="held-out split (same format as --data)")
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -436,9 +602,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="fit and write an artifact directory")
     common(t)
-    t.add_argument("--out", required=True, help="artifact directory to write")
+    t.add_argument("--out", required=True, help="artifact directory to write (refused if it is not empty)")
+    t.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     t.add_argument("--version", help="artifact version string (default: derived from data name and time)")
-    t.add_argument("--calibration-rows", type=int, default=4000)
+    t.add_argument("--calibration-rows", type=_int_in(1, 1_000_000), default=4000)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="nested cross-validation / held-out evaluation, prints metrics")
@@ -471,8 +638,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit 0 on success; 2 with one ``error:`` line on stderr (no traceback) for any bad input."""
     a = build_parser().parse_args(argv)
-    return int(a.func(a) or 0)
+    try:
+        return int(a.func(a) or 0)
+    except (DataError, RouterError) as exc:  # RouterError: unreadable/tampered artifact, bad settings
+        msg = str(exc).replace("\n", " ")
+    except OSError as exc:  # e.g. --out not writable, --json into a missing folder
+        msg = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
