@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # Lambda runs python3.12; prefer the same interpreter locally (pyenv has it on this kind of machine).
 # (pyenv's shim for python3.12 exists but refuses to run unless 3.12 is selected, so try real binaries.)
 PYTHON ?= $(shell for p in $$(ls /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null) python3.12 python3; do \
-	  $$p -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1 && { command -v $$p || echo $$p; } && break; done)
+	  $$p -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { command -v $$p || echo $$p; } && break; done)
 VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
