@@ -24,6 +24,7 @@ import importlib
 import os
 import re
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -156,36 +157,53 @@ def _remove(entries: Iterable[Any]) -> None:
 
 # --- after the response ------------------------------------------------------------------------
 _LITELLM_DIR = os.path.dirname(litellm.__file__)
+#: The logging worker's own long-lived tasks: its loop never ends, its timeout summary only logs.
+_NOT_CALLBACKS = ("LoggingWorker._worker_loop", "LoggingWorker._flush_timeout_summary")
+_given_up: "weakref.WeakSet[asyncio.Task]" = weakref.WeakSet()  # still running when a wait ran out
+_given_up_in_pool = 0
 
 
 async def wait_for_logging() -> None:
-    """Return once litellm has run every callback of the calls made so far.
+    """Return once litellm has run the callbacks of the calls made so far.
 
-    Three places hold them (litellm 1.106.2): ``GLOBAL_LOGGING_WORKER``'s queue (the async success
-    handler of a non-streamed call, ``utils.py:_client_async_logging_helper``); a task of its own
-    for a stream's end or failure (``streaming_handler.py:_finalize_completed_stream`` creates
-    ``Logging.dispatch_success_handlers``); and the logging thread pool for sync callbacks such as
-    ``langfuse`` or ``s3`` (``thread_pool_executor.py``, ``Logging.handle_sync_success_callbacks_for_async_calls``).
-    One can lead to another (a stream's task submits to the pool), so this loops until all three are
-    empty. It has no bound of its own: the caller's ``asyncio.wait_for`` is the bound.
+    Three places hold them (litellm 1.106.2): ``GLOBAL_LOGGING_WORKER`` (the async success handler
+    of a non-streamed call, ``utils.py:_client_async_logging_helper``; each one it runs is a
+    ``LoggingWorker._process_log_task`` task); a task of its own for a stream's end or failure
+    (``streaming_handler.py:_finalize_completed_stream`` creates ``Logging.dispatch_success_handlers``);
+    and the logging thread pool for sync callbacks such as ``langfuse`` or ``s3``
+    (``thread_pool_executor.py``, ``Logging.handle_sync_success_callbacks_for_async_calls``). One can
+    lead to another (a stream's task submits to the pool), so this loops until all three are done.
+
+    It has no bound of its own: the caller's ``asyncio.wait_for`` is the bound. What was still
+    running when a wait ran out is not waited for again (a hung callback costs one bound, not one
+    per later request; litellm's worker cancels it after ``LOGGING_WORKER_MAX_TIME_PER_COROUTINE``).
     """
+    global _given_up_in_pool
     from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
     from litellm.litellm_core_utils.thread_pool_executor import executor
 
-    while True:
-        await GLOBAL_LOGGING_WORKER.flush()
-        pending = _litellm_logging_tasks()
-        if pending:
-            await asyncio.wait(pending)
-        elif not _pool_idle(executor):
-            await asyncio.sleep(0.005)
-        else:
-            return
+    GLOBAL_LOGGING_WORKER.start()  # idempotent; moves a queue left on another loop onto this one
+    try:
+        while True:
+            await asyncio.sleep(0)  # what the response scheduled starts (the worker takes its queue)
+            pending = [task for task in _litellm_tasks() if task not in _given_up]
+            _given_up_in_pool = min(_given_up_in_pool, _pool_busy(executor))
+            if pending:
+                await asyncio.wait(pending)
+            elif _queued(GLOBAL_LOGGING_WORKER):
+                await asyncio.sleep(0.001)
+            elif _pool_busy(executor) > _given_up_in_pool:
+                await asyncio.sleep(0.005)
+            else:
+                return
+    except asyncio.CancelledError:  # the bound ran out: remember what is still running
+        _given_up.update(_litellm_tasks())
+        _given_up_in_pool = _pool_busy(executor)
+        raise
 
 
-def _litellm_logging_tasks() -> list[asyncio.Task]:
-    """litellm's own unfinished tasks on this loop, but not the logging worker's (its loop never
-    ends; what it runs is awaited through its queue)."""
+def _litellm_tasks() -> list[asyncio.Task]:
+    """litellm's own unfinished tasks on this loop, but not the logging worker's endless ones."""
     current = asyncio.current_task()
     tasks = []
     for task in asyncio.all_tasks():
@@ -193,17 +211,23 @@ def _litellm_logging_tasks() -> list[asyncio.Task]:
         code = getattr(coroutine, "cr_code", None)
         if task is current or task.done() or code is None or not code.co_filename.startswith(_LITELLM_DIR):
             continue
-        if getattr(coroutine, "__qualname__", "").startswith("LoggingWorker."):
+        if getattr(coroutine, "__qualname__", "") in _NOT_CALLBACKS:
             continue
         tasks.append(task)
     return tasks
 
 
-def _pool_idle(executor: object) -> bool:
-    """No sync callback queued or running: every slot of litellm's bounded pool is free
+def _queued(worker: object) -> bool:
+    """Coroutines in the logging worker's queue that it has not started yet."""
+    queue = getattr(worker, "_queue", None)
+    return bool(queue is not None and queue.qsize())
+
+
+def _pool_busy(executor: object) -> int:
+    """Sync callbacks queued or running on litellm's bounded pool: its taken slots
     (``BoundedLoggingThreadPoolExecutor._pending_slots``, a ``threading.Semaphore``)."""
     slots = getattr(executor, "_pending_slots", None)
     maximum = getattr(executor, "_max_pending_tasks", None)
-    if slots is None or maximum is None:  # another litellm: nothing to wait on that it tells
-        return True
-    return getattr(slots, "_value", maximum) >= maximum
+    if slots is None or maximum is None:  # another litellm: nothing it tells to wait on
+        return 0
+    return max(0, maximum - getattr(slots, "_value", maximum))
