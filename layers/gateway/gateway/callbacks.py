@@ -99,8 +99,7 @@ def _resolve_entry(setting: str, entry: str) -> Any:
     from litellm.integrations.custom_logger import CustomLogger
 
     if isinstance(loaded, CustomLogger):
-        unserved = [hook for hook in _PROXY_ONLY_HOOKS
-                    if getattr(type(loaded), hook, None) is not getattr(CustomLogger, hook, None)]
+        unserved = [hook for hook in _PROXY_ONLY_HOOKS if _overridden_outside_litellm(type(loaded), hook)]
         if unserved:
             raise ConfigError(f"litellm_settings.{setting}: {entry!r} implements {', '.join(unserved)}, which only "
                               "litellm's proxy calls; the gateway would never run it")
@@ -109,6 +108,12 @@ def _resolve_entry(setting: str, entry: str) -> Any:
         return loaded
     raise ConfigError(f"litellm_settings.{setting}: {entry!r} is not a CustomLogger instance or a function "
                       "(point it at an instance, e.g. module.proxy_handler_instance)")
+
+
+def _overridden_outside_litellm(cls: type, hook: str) -> bool:
+    """The user's own code implements ``hook`` (litellm's integrations add proxy hooks as extras)."""
+    function = getattr(cls, hook, None)
+    return function is not None and not getattr(function, "__module__", "").startswith("litellm")
 
 
 _installed: ConfiguredCallbacks = ConfiguredCallbacks()
