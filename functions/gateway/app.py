@@ -14,6 +14,7 @@ from mangum import Mangum
 from gateway import after_response, providers, snapstart
 from gateway.app import app
 from gateway.observability import logger, tracer
+from gateway.settings import get_settings
 from gateway.warmup import warm_up
 
 warm_up()
@@ -29,5 +30,6 @@ def handler(event: dict, context: object) -> dict:
         return _asgi(event, context)
     finally:
         # litellm's success callbacks for this request: after the response, not in the next request
-        after_response.submit_on_loop(asyncio.get_event_loop(), providers.flush_background_work, timeout=1.0)
+        after_response.submit_on_loop(asyncio.get_event_loop(), providers.flush_background_work,
+                                      timeout=get_settings().callback_flush_timeout_s)
         after_response.invocation_done()

@@ -14,12 +14,9 @@ LITELLM_CONFIG = b"""
 model_list:
   - model_name: m
     litellm_params: {model: openai/mock, api_key: x, mock_response: "ok"}
-guardrails:
-  - guardrail_name: bedrock-pre
-    litellm_params: {guardrail: bedrock, mode: pre_call, guardrailIdentifier: gr-1, guardrailVersion: "1"}
+vector_store_registry: []
 litellm_settings:
   drop_params: true
-  success_callback: ["langfuse"]
   cache: true
 general_settings:
   database_url: postgresql://example
@@ -34,8 +31,8 @@ router_settings:
 def test_every_unhonoured_key_is_named_in_one_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="gateway.runtime"):
         engine = build_engine(parse_config(LITELLM_CONFIG))
-    expected = ["general_settings.database_url", "guardrails", "litellm_settings.cache",
-                "litellm_settings.success_callback", "router_settings.made_up_setting"]
+    expected = ["general_settings.database_url", "litellm_settings.cache", "router_settings.made_up_setting",
+                "vector_store_registry"]
     assert list(engine.ignored) == expected  # redis_host is litellm Router's own argument: passed on
     warnings = [r.getMessage() for r in caplog.records if "not honoured" in r.getMessage()]
     assert len(warnings) == 1 and all(name in warnings[0] for name in expected)

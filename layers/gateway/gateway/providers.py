@@ -12,7 +12,7 @@ from typing import Any
 import litellm
 from litellm import Router
 
-from gateway import errors
+from gateway import callbacks, errors
 from gateway.config.ignored import HONOURED_LITELLM_SETTINGS, router_arguments
 from gateway.config.parse import ParsedConfig
 from gateway.config.schema import GatewayConfig
@@ -32,6 +32,7 @@ def _router_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
 def build_provider_router(parsed: ParsedConfig) -> Router:
     """A litellm Router for this config (called at cold start and on every successful reload)."""
     config = parsed.config
+    configured = callbacks.resolve(config.litellm_settings.model_dump(exclude_none=True))  # ConfigError first
     for key, value in config.litellm_settings.model_dump(exclude_none=True).items():
         if key in HONOURED_LITELLM_SETTINGS:  # the others are named by config.ignored
             setattr(litellm, key, value)
@@ -41,16 +42,17 @@ def build_provider_router(parsed: ParsedConfig) -> Router:
         info = entry.model_info.model_dump(exclude_none=True, exclude={"optional"})
         model_list.append({"model_name": entry.model_name, "litellm_params": params, "model_info": info})
     settings = config.router_settings.model_dump(exclude_none=True, exclude={"llm_routers"})
-    return Router(model_list=model_list, **_router_kwargs(settings))
+    router = Router(model_list=model_list, **_router_kwargs(settings))
+    callbacks.install(configured)  # replaces the previous config's (a reload does not accumulate them)
+    return router
 
 
 async def flush_background_work() -> None:
     """Let litellm finish what it queued after the last call (success callbacks: the Router's
-    deployment usage, cost and logging payloads; about 1.5 ms per request). On Lambda this runs
-    after the response (``after_response.submit_on_loop``) instead of inside the next request."""
-    from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
-
-    await GLOBAL_LOGGING_WORKER.flush()
+    deployment usage, cost and logging payloads, about 1.5 ms per request, and the config's own
+    callbacks, ``callbacks.wait_for_logging``). On Lambda this runs after the response
+    (``after_response.submit_on_loop``) instead of inside the next request."""
+    await callbacks.wait_for_logging()
 
 
 def provider_of(model: str, custom_llm_provider: str | None) -> str | None:

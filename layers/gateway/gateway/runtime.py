@@ -25,6 +25,7 @@ from gateway.config.ignored import not_honoured
 from gateway.config.parse import ParsedConfig
 from gateway.config.source import ConfigSource, FileSource, S3Source, UnsupportedSource
 from gateway.config.store import ConfigStore
+from gateway.config.unserved import refuse_unserved
 from gateway.learned_routing.artifact_sync import ArtifactStore
 from gateway.learned_routing.decide import Routing, RoutingTable
 from gateway.observability import subsegment
@@ -58,6 +59,7 @@ def build_engine(parsed: ParsedConfig) -> Engine:
         check_master_key(parsed.config.general_settings.master_key, "general_settings.master_key of the config")
     except WeakMasterKey as err:
         raise WeakConfigMasterKey(str(err)) from None
+    refuse_unserved(parsed.config)  # guardrails: refused, never served unchecked
     ignored = tuple(not_honoured(parsed.config))
     if ignored:
         log.warning("config keys not honoured by the gateway (ignored): %s", ", ".join(ignored))

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # Set by scripts/run_local.py only; never inferred (e.g. from missing AWS variables).
     dev_mode: bool = Field(False, validation_alias=_env("GATEWAY_DEV_MODE"))
     settle_after_response: bool = Field(True, validation_alias=_env("GATEWAY_SETTLE_AFTER_RESPONSE"))
+    # How long the after-response extension waits for litellm's callbacks (a hung one must not hold
+    # the invocation to its timeout; what is left resumes with the next request).
+    callback_flush_timeout_s: float = Field(2.0, gt=0, le=30, validation_alias=_env("GATEWAY_CALLBACK_FLUSH_TIMEOUT_S"))
     # Set by Lambda itself (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html).
     lambda_runtime_api: str | None = Field(None, validation_alias=_env("AWS_LAMBDA_RUNTIME_API"))
     lambda_initialization_type: str | None = Field(None, validation_alias=_env("AWS_LAMBDA_INITIALIZATION_TYPE"))

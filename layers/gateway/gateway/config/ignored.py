@@ -1,7 +1,7 @@
 """The config keys the gateway does not honour, named once at load and in ``/_health/ready``.
 
 A LiteLLM config moved here may carry blocks the gateway does not serve (``guardrails:``,
-``general_settings.database_url``, ``litellm_settings.callbacks``, ...). None of them is ignored
+``general_settings.database_url``, ``litellm_settings.cache``, ...). None of them is ignored
 silently: ``not_honoured`` lists them as dotted paths, ``runtime.build_engine`` logs them in one
 warning and the readiness check's ``config.ignored`` shows them.
 """
@@ -12,11 +12,12 @@ import inspect
 from gateway.config.schema import GatewayConfig
 
 #: ``litellm_settings`` the gateway applies (as litellm module attributes, ``providers.py``).
-#: Callbacks and anything else that sends data elsewhere are deliberately not here.
+#: The callback settings are applied by ``gateway.callbacks``, not as plain attributes.
 HONOURED_LITELLM_SETTINGS = frozenset({
     "drop_params", "modify_params", "request_timeout", "num_retries", "set_verbose", "max_budget",
     "default_max_tokens", "allowed_fails", "disable_add_transform_inline_image_block", "budget_exceeded_status_code",
 })
+CALLBACK_SETTINGS = frozenset({"success_callback", "failure_callback", "callbacks"})
 #: ``router_settings`` the gateway reads itself rather than passing them to litellm's Router
 GATEWAY_ROUTER_SETTINGS = frozenset({"llm_routers"})
 
@@ -33,7 +34,7 @@ def not_honoured(config: GatewayConfig) -> list[str]:
     ignored = [name for name in (config.model_extra or {})]
     ignored += [f"general_settings.{name}" for name in (config.general_settings.model_extra or {})]
     ignored += [f"litellm_settings.{name}" for name in config.litellm_settings.model_dump(exclude_none=True)
-                if name not in HONOURED_LITELLM_SETTINGS]
+                if name not in HONOURED_LITELLM_SETTINGS | CALLBACK_SETTINGS]
     accepted = router_arguments() | GATEWAY_ROUTER_SETTINGS
     ignored += [f"router_settings.{name}" for name in config.router_settings.model_dump(exclude_none=True)
                 if name not in accepted]
