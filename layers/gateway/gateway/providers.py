@@ -15,7 +15,7 @@ from litellm import Router
 from gateway import errors
 from gateway.config.ignored import HONOURED_LITELLM_SETTINGS, router_arguments
 from gateway.config.parse import ParsedConfig
-from gateway.config.schema import GatewayConfig
+from gateway.config.schema import FALLBACK_KINDS, GatewayConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,10 @@ def build_provider_router(parsed: ParsedConfig) -> Router:
         info = entry.model_info.model_dump(exclude_none=True, exclude={"optional"})
         model_list.append({"model_name": entry.model_name, "litellm_params": params, "model_info": info})
     settings = config.router_settings.model_dump(exclude_none=True, exclude={"llm_routers"})
+    # litellm_settings' retries and chains apply where router_settings sets none (as LiteLLM's
+    # proxy: litellm.<name> read by Router.__init__), passed explicitly so a reload drops them too
+    settings["num_retries"] = config.num_retries()
+    settings.update({kind: config.fallback_chains(kind) for kind in FALLBACK_KINDS})
     return Router(model_list=model_list, **_router_kwargs(settings))
 
 

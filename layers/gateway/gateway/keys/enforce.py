@@ -1,7 +1,7 @@
 """What the completion pipeline calls around every model request.
 
     principal = auth.authenticate(...)              # resolve.resolve_token for virtual keys
-    access.check_model_access(principal, model)     # 403 key_/team_model_access_denied
+    access.check_model_access(principal, model, access_groups)  # 403 key_/team_model_access_denied
     adm = enforce.admit(principal, request_id=..., model=..., prompt_tokens=..., max_tokens=...,
                         input_cost_per_token=..., output_cost_per_token=...)   # 429 / 503
     try:
@@ -32,7 +32,7 @@ from decimal import Decimal
 
 from gateway.principal import Principal
 from gateway.keys import budgets, limits, resolve, spares, spend
-from gateway.keys.access import check_model_access
+from gateway.keys.access import NO_ACCESS_GROUPS, AccessGroups, check_model_access
 from gateway.keys import errors as kerr
 from gateway.keys.models import ZERO, SpendLog, to_cost
 from gateway.keys.store import get_store
@@ -74,6 +74,8 @@ def admit(
     input_cost_per_token: float,
     output_cost_per_token: float,
     use_spares: bool = False,
+    access_groups: AccessGroups = NO_ACCESS_GROUPS,
+    alias: str | None = None,
 ) -> Admission:
     """Reserve budget, rpm, tpm and a parallel slot on the key and its team, atomically per item.
 
@@ -83,6 +85,7 @@ def admit(
 
     ``use_spares``: the caller runs ``after_settle`` once the response has gone (Lambda), so this
     request may use a spare reserved for it and leave one for the next (``spares.py``).
+    ``access_groups`` / ``alias``: as for ``access.check_model_access``, re-checked when the key changed.
     """
     now = time.time()
     if principal.kind == "master" or principal.key is None:
@@ -101,7 +104,7 @@ def admit(
                 resolve.check(principal.key, principal.team, now)  # expired or blocked (as cached)
                 admission = _from_spare(principal, request_id, model, spare, now)
             else:
-                admission = _admit(principal, request_id, model, cost, tokens, now)
+                admission = _admit(principal, request_id, model, cost, tokens, now, (access_groups, alias))
         except kerr.StoreUnavailable as exc:
             raise kerr.unavailable(str(exc)) from exc
     except BaseException:
@@ -140,7 +143,8 @@ def _from_spare(principal: Principal, request_id: str, model: str, spare: spares
     )
 
 
-def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tokens: int, now: float) -> Admission:
+def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tokens: int, now: float,
+           access: tuple[AccessGroups, str | None]) -> Admission:
     store = get_store()
     for _ in range(3):
         key, team = principal.key, principal.team
@@ -149,7 +153,7 @@ def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tok
             reserved = limits.reserve_key_and_team(store, key, team, cost=cost, tokens=tokens, now=now)
         except limits.VersionChanged:
             principal = resolve.refresh(principal)  # blocked/deleted/changed: reload (raises if unusable)
-            check_model_access(principal, model)
+            check_model_access(principal, model, *access)
             continue
         return Admission(
             request_id=request_id, principal=principal, model=model, start_time=now, key_hash=key.token,
