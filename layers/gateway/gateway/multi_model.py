@@ -8,8 +8,9 @@ successful answer; the others are cancelled) - litellm/proxy/route_llm_request.p
 
 Here each model is a call of its own through the gateway's pipeline (``completions.start`` then
 ``completions.complete``): resolved, access-checked, admitted and billed separately, each with its
-own spend-log entry (request id ``<id>-<n>``). Every model is admitted before any is called, so a
-refusal (404, 403, 429) fails the request and calls nothing. Whatever ends the request (an answer,
+own spend-log entry (request id ``<id>-<n>``). Every model is resolved and access-checked, then
+admitted, before any is called, so a refusal (404, 403, 429) fails the request and calls nothing
+(a 429 on a later model releases the earlier admissions, which logs them as 499 ``cancelled``). Whatever ends the request (an answer,
 a cancelled loser, the client leaving), every admission is settled or released: releasing one
 that was settled is a no-op (``enforce.settle`` runs once per admission).
 """
@@ -25,8 +26,22 @@ from gateway.runtime import Engine
 from gateway.schemas import ChatCompletionRequest
 
 
+def _check_all(engine: Engine, names: list[str], principal: Principal, routes: RoutingTable | None) -> None:
+    """Every name known and granted (``completions.start`` checks it again), before anything is admitted."""
+    for name in names:
+        if routes is not None and name in routes.slots:
+            accounting.check_model_access(principal, name, engine.catalog)
+            continue
+        group = engine.catalog.resolve(name)
+        if group is None:
+            raise errors.not_found(f"The model '{name}' does not exist on this gateway.", param="model",
+                                   code="model_not_found")
+        accounting.check_model_access(principal, group, engine.catalog, name)
+
+
 async def _start_all(engine: Engine, body: ChatCompletionRequest, names: list[str], principal: Principal,
                      request_id: str, routes: RoutingTable | None) -> list[completions.Call]:
+    _check_all(engine, names, principal, routes)
     calls: list[completions.Call] = []
     try:
         for index, name in enumerate(names):
