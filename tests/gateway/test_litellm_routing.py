@@ -139,7 +139,8 @@ def test_an_unpriced_wildcard_match_is_refused_before_any_call(gateway, upstream
     assert upstream.calls() == [] and _logs(gateway, key) == []
 
 
-@pytest.mark.parametrize("name", ["openai/../v1/admin", "openai/" + "x" * 200, "openai/gpt 4o", "openai/gpt?4"])
+@pytest.mark.parametrize("name", ["openai/../v1/admin", "openai/" + "x" * 200, "openai/gpt 4o", "openai/gpt?4",
+                                  "openai/*", "*"])
 def test_a_name_unfit_for_litellm_matches_no_pattern(gateway, upstream, name):
     upstream.reset()
     with pytest.raises(openai.NotFoundError) as missing:

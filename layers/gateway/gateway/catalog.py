@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Iterable, Mapping
 
 from gateway import errors
+from gateway.config import wildcards
 from gateway.config.schema import GatewayConfig, GroupAlias, ModelEntry
 
 
@@ -81,8 +82,11 @@ class Catalog:
         """The model group a requested name refers to, or None when the config has no such model.
 
         Exact names (and aliases) win over wildcard patterns, as in litellm's Router; a name only a
-        wildcard matches is refused (400 ``model_not_priced``) when nothing prices it."""
+        wildcard matches is refused (400 ``model_not_priced``) when nothing prices it; a pattern
+        itself (``openai/*``) is no model."""
         group = self.aliases.get(requested, requested)
+        if wildcards.is_pattern(group):  # a pattern is not a model: litellm would send it on as is
+            return None
         if group in self.names:
             return group
         matched = self.config.deployments(group)
@@ -94,6 +98,13 @@ class Catalog:
                 "price (litellm's cost map does not list it and the entry sets no model_info prices), so the "
                 "gateway cannot account for it.", param="model", code="model_not_priced")
         return group
+
+    def serves(self, requested: str) -> bool:
+        """Whether ``resolve`` finds a group for ``requested`` (never raises: for config checks)."""
+        try:
+            return self.resolve(requested) is not None
+        except errors.GatewayError:
+            return False
 
     def alias_of(self, requested: str, group: str) -> str | None:
         """``requested`` when it is a ``model_group_alias`` of ``group`` (access follows either name)."""
