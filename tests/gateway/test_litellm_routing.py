@@ -224,8 +224,13 @@ def test_litellm_settings_retries_and_fallbacks_apply(gateway, upstream):
     raw = _client(gateway).chat.completions.with_raw_response.create(model="flaky", messages=USER)
     assert raw.headers["x-gateway-model"] == "fake"  # litellm_settings.fallbacks: flaky -> fake
     assert raw.headers["x-litellm-attempted-fallbacks"] == "1"
-    assert len(upstream.calls("fake-500")) == 3  # litellm_settings.num_retries: 2, so 1 + 2 attempts
+    assert len(upstream.calls("fake-500")) == 2  # litellm_settings.num_retries: 1, so 1 + 1 attempts (default: 3)
     assert float(raw.headers["x-litellm-timeout"]) == 20  # litellm_settings.request_timeout
+
+
+def test_litellm_settings_context_window_fallbacks_apply(gateway, upstream):
+    raw = _client(gateway).chat.completions.with_raw_response.create(model="small-window", messages=USER)
+    assert raw.headers["x-gateway-model"] == "beta-b"
 
 
 def test_precedence_router_settings_then_litellm_settings_then_default():
