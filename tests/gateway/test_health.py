@@ -31,7 +31,6 @@ def test_ready_names_unreachable_dynamodb(stack, monkeypatch):
 
 def test_no_config_means_503_everywhere_but_live(stack, http_server):
     """A config that never loaded: the API answers 503 with the reason, readiness fails, liveness passes."""
-    import time
 
     saved, saved_error = stack.config.current, stack.config.last_error
     stack.config.current, stack.config.last_error = None, "config is invalid: model_list: Field required"

@@ -81,7 +81,6 @@ def test_user_and_customer_limits_hold_across_processes(moto_server, table, stor
     rows = [row for f in futures for row in f.result(timeout=120)]
 
     accepted = [r for r in rows if r[1]]
-    rejected = Counter(r[3] for r in rows if not r[1])
     refused_by = Counter(r[6] for r in rows if not r[1])
     per_window = Counter(r[2] for r in accepted)
     print(f"\naccepted={len(accepted)} rejected={dict(refused_by)} windows={dict(per_window)}")

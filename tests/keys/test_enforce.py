@@ -35,20 +35,20 @@ def test_model_access(store):
     token = make_key(team_id="t", models=["mock", "claude"])
     admin.update_team(UpdateTeamRequest(team_id="t", models=["mock", "gpt-4o", "openai/*"]))  # team drops claude
     p = resolve.resolve_token(token)
-    access.check_model_access(p, "mock")
+    access.check_model_access(p, "mock", access.NO_ACCESS_GROUPS)
     with pytest.raises(GatewayError) as e:
-        access.check_model_access(p, "gpt-4o")  # team allows, key does not
+        access.check_model_access(p, "gpt-4o", access.NO_ACCESS_GROUPS)  # team allows, key does not
     assert e.value.status_code == 403 and e.value.code == "key_model_access_denied"  # LiteLLM's type
     with pytest.raises(GatewayError) as e:
-        access.check_model_access(p, "claude")  # key allows, team does not
+        access.check_model_access(p, "claude", access.NO_ACCESS_GROUPS)  # key allows, team does not
     assert e.value.status_code == 403 and e.value.code == e.value.type == "team_model_access_denied"
     everything = ["mock", "gpt-4o", "claude", "openai/gpt-5"]
-    assert access.allowed_models(p, everything) == ["mock"]
+    assert access.allowed_models(p, everything, access.NO_ACCESS_GROUPS) == ["mock"]
     p_all = resolve.resolve_token(make_key(team_id="t", models=["all-team-models"]))
-    assert access.allowed_models(p_all, everything) == ["mock", "gpt-4o", "openai/gpt-5"]
+    assert access.allowed_models(p_all, everything, access.NO_ACCESS_GROUPS) == ["mock", "gpt-4o", "openai/gpt-5"]
     p_free = resolve.resolve_token(make_key())
-    assert access.allowed_models(p_free, everything) == everything
-    assert access.allowed_models(Principal.master(), everything) == everything
+    assert access.allowed_models(p_free, everything, access.NO_ACCESS_GROUPS) == everything
+    assert access.allowed_models(Principal.master(), everything, access.NO_ACCESS_GROUPS) == everything
 
 
 def test_rpm_limit_headers_and_retry_after(store):

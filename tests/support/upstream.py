@@ -4,6 +4,7 @@ litellm talks to it through the ``openai/`` provider with ``api_base``, exactly 
 real OpenAI-compatible server. Behaviour per model name:
 
 - ``fake-429``       429 with ``retry-after: 7``         - ``fake-500``  500 with an error body
+- ``fake-context-window``  400 ``context_length_exceeded`` (OpenAI's body)
 - ``fake-slow``      answers after ``slow_seconds``     - ``fake-malformed``  200 with broken JSON
 - ``fake-stream-cut``  a stream that breaks after one chunk
 - anything else      a normal answer (tool call when ``tools`` are sent), streamed on request.
@@ -102,6 +103,10 @@ class FakeUpstream:
         if model == "fake-429":
             return h._json(429, {"error": {"message": "slow down", "type": "rate_limit_error", "code": "rate_limit"}},
                            {"retry-after": "7"})
+        if model == "fake-context-window":  # OpenAI's answer to a prompt over the context window
+            return h._json(400, {"error": {"message": "This model's maximum context length is 8 tokens.",
+                                           "type": "invalid_request_error", "param": "messages",
+                                           "code": "context_length_exceeded"}})
         if model == "fake-500":
             return h._json(500, {"error": {"message": "upstream exploded", "type": "server_error", "code": None}})
         if model == "fake-slow":

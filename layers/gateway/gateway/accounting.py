@@ -19,7 +19,7 @@ import anyio
 from starlette.concurrency import run_in_threadpool
 
 from gateway import after_response
-from gateway.catalog import Price
+from gateway.catalog import Catalog, Price
 from gateway.keys import access, enforce
 from gateway.keys.enforce import Admission
 from gateway.principal import Principal
@@ -35,19 +35,20 @@ def enabled() -> bool:
     return bool(get_settings().table_name)
 
 
-def check_model_access(principal: Principal, group: str) -> None:
-    """403 ``key_model_access_denied`` / ``team_model_access_denied`` unless this caller may use ``group``."""
-    access.check_model_access(principal, group)
+def check_model_access(principal: Principal, group: str, catalog: Catalog, requested: str | None = None) -> None:
+    """403 ``key_model_access_denied`` / ``team_model_access_denied`` unless this caller may use
+    ``group`` (through the config's access groups, or the alias ``requested`` when it is one)."""
+    access.check_model_access(principal, group, catalog.access_groups, catalog.alias_of(requested or group, group))
 
 
-def visible_models(principal: Principal, names: list[str]) -> list[str]:
+def visible_models(principal: Principal, names: list[str], catalog: Catalog) -> list[str]:
     """The subset of ``names`` this caller may use, in order."""
-    return access.allowed_models(principal, names)
+    return access.allowed_models(principal, names, catalog.access_groups)
 
 
 async def admit(
     principal: Principal, *, request_id: str, model: str, prompt_tokens: int, max_tokens: int, price: Price,
-    end_user: str | None = None, cap_output: bool = False,
+    catalog: Catalog, requested: str | None = None, end_user: str | None = None, cap_output: bool = False,
 ) -> Admission | None:
     """Reserve budget and rate-limit capacity before the provider call; raises 429 when over.
     ``end_user``: the request's ``user``, LiteLLM's customer (``gateway.keys.accounts``);
@@ -57,6 +58,7 @@ async def admit(
     request = dict(request_id=request_id, model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
                    end_user=end_user, cap_output=cap_output,
                    input_cost_per_token=price.input_cost_per_token, output_cost_per_token=price.output_cost_per_token,
+                   access_groups=catalog.access_groups, alias=catalog.alias_of(requested or model, model),
                    # spares are reserved after the response; only worth it where that costs the caller nothing
                    use_spares=after_response.active())
     admission = enforce.admit_without_io(principal, **request)  # master key or a spare: no worker thread needed

@@ -119,8 +119,8 @@ async def start(
     """Everything before the provider call: model lookup (or a router decision), access, reservation."""
     decision = None
     if routes is not None and body.model in routes.slots:
-        accounting.check_model_access(principal, body.model)
-        allowed = accounting.visible_models(principal, engine.catalog.names)
+        accounting.check_model_access(principal, body.model, engine.catalog)
+        allowed = accounting.visible_models(principal, engine.catalog.names, engine.catalog)
         group, decision = decide.decide(routes, body.model, body, principal, engine.catalog, allowed)
         group = engine.catalog.resolve(group) or group
     else:
@@ -128,7 +128,7 @@ async def start(
         if group is None:
             raise errors.not_found(f"The model '{body.model}' does not exist on this gateway.",
                                    param="model", code="model_not_found")
-    accounting.check_model_access(principal, group)
+    accounting.check_model_access(principal, group, engine.catalog, body.model)
     call = Call(kind=kind, request_id=request_id, principal=principal, requested_model=body.model, group=group,
                 router=decision, fallbacks=_fallback_chains(engine, principal, group, body.fallbacks),
                 dropped=body.dropped)
@@ -153,6 +153,7 @@ async def start(
             price=engine.catalog.highest_price(call.reachable_groups()),  # a fallback may answer
             end_user=getattr(body, "user", None),
             cap_output=unlimited,
+            catalog=engine.catalog, requested=body.model,
         )
         if call.admission is not None and call.admission.output_cap is not None:
             call.output_cap = max(1, call.admission.output_cap // (getattr(body, "n", None) or 1))
@@ -174,8 +175,9 @@ FALLBACK_KINDS = ("fallbacks", "context_window_fallbacks", "content_policy_fallb
 
 
 def _configured_chain(engine: Engine, kind: str, group: str) -> list[str]:
-    """The config's ``router_settings.<kind>`` chain for ``group`` (its own entry, else ``*``)."""
-    entries = getattr(engine.config.router_settings, kind)
+    """The config's ``<kind>`` chain for ``group`` (its own entry, else ``*``), from router_settings
+    or else litellm_settings (``GatewayConfig.fallback_chains``)."""
+    entries = engine.config.fallback_chains(kind)
     for wanted in (group, "*"):
         for entry in entries:
             if wanted in entry:
@@ -200,11 +202,11 @@ def _fallback_chains(engine: Engine, principal: Principal, group: str, requested
                 if resolved is None:
                     raise errors.not_found(f"The fallback model '{name}' does not exist on this gateway.",
                                            param=f"fallbacks[{index}]", code="model_not_found")
-                accounting.check_model_access(principal, resolved)
+                accounting.check_model_access(principal, resolved, engine.catalog, name)
                 names.append(resolved)
         else:
             resolved_names = (engine.catalog.resolve(name) for name in _configured_chain(engine, kind, group))
-            names = accounting.visible_models(principal, [name for name in resolved_names if name])
+            names = accounting.visible_models(principal, [name for name in resolved_names if name], engine.catalog)
         chains[kind] = tuple(dict.fromkeys(name for name in names if name != group))
     return chains
 

@@ -15,7 +15,7 @@ from litellm import Router
 from gateway import callbacks, errors
 from gateway.config.ignored import HONOURED_LITELLM_SETTINGS, router_arguments
 from gateway.config.parse import ParsedConfig
-from gateway.config.schema import GatewayConfig
+from gateway.config.schema import FALLBACK_KINDS, GatewayConfig
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,10 @@ def build_provider_router(parsed: ParsedConfig) -> Router:
         info = entry.model_info.model_dump(exclude_none=True, exclude={"optional"})
         model_list.append({"model_name": entry.model_name, "litellm_params": params, "model_info": info})
     settings = config.router_settings.model_dump(exclude_none=True, exclude={"llm_routers"})
+    # litellm_settings' retries and chains apply where router_settings sets none (as LiteLLM's
+    # proxy: litellm.<name> read by Router.__init__), passed explicitly so a reload drops them too
+    settings["num_retries"] = config.num_retries()
+    settings.update({kind: config.fallback_chains(kind) for kind in FALLBACK_KINDS})
     router = Router(model_list=model_list, **_router_kwargs(settings))
     callbacks.install(configured)  # replaces the previous config's (a reload does not accumulate them)
     return router

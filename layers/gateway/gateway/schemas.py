@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from gateway import errors
 from gateway.request_policy import CHAT, COMPLETION, EMBEDDING, ClientAuth, Protocol, screen
@@ -53,8 +53,13 @@ class _Request(BaseModel):
         return set()
 
 
+#: LiteLLM's several-model chat call (``"model": "a, b"`` or a list): each model is a call of its own
+MAX_MODELS_PER_REQUEST = 5
+
+
 class ChatCompletionRequest(_Request):
     protocol = CHAT
+    fastest_response: bool = False
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
@@ -74,6 +79,28 @@ class ChatCompletionRequest(_Request):
     @classmethod
     def _input_fields(cls) -> set[str]:
         return {"messages", "stream", "stream_options"}
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _list_is_comma_separated(cls, value: Any) -> Any:
+        """A JSON list of names is read as LiteLLM's comma-separated form, so ``model`` stays one string."""
+        if isinstance(value, list) and all(isinstance(name, str) and "," not in name for name in value):
+            return ",".join(value)
+        return value
+
+    def requested_models(self) -> list[str]:
+        """The model names asked for: LiteLLM's comma-separated string (litellm/proxy/route_llm_request.py
+        splits ``model`` on ``,`` and strips each name) or a JSON list; 400 when a name is empty or
+        there are more than ``MAX_MODELS_PER_REQUEST``."""
+        names = [name.strip() for name in self.model.split(",")]
+        if not all(names) or len(names) > MAX_MODELS_PER_REQUEST:
+            raise errors.bad_request(f"'model' names one model, or 2 to {MAX_MODELS_PER_REQUEST} models as a list "
+                                     "or separated by commas, none of them empty.", param="model", code="invalid_value")
+        return names
+
+    def for_model(self, name: str) -> "ChatCompletionRequest":
+        """This request for one of its models (the caller's policy results are kept)."""
+        return self.model_copy(update={"model": name, "fastest_response": False})
 
     @classmethod
     def translated(cls, *, model: str, messages: list[Message], stream: bool, max_tokens: int | None,

@@ -134,7 +134,8 @@ async def count_tokens(request: Request, principal: Principal = Depends(authenti
     if group is None:
         raise errors.not_found(f"The model '{parsed.model}' does not exist on this gateway.",
                                param="model", code="model_not_found")
-    accounting.check_model_access(principal, parsed.model if engine.catalog.resolve(parsed.model) is None else group)
+    accounting.check_model_access(principal, parsed.model if engine.catalog.resolve(parsed.model) is None else group,
+                                engine.catalog, parsed.model)
     request.state.model = group
     try:
         tokens = translate.count_tokens(engine, group, parsed)

@@ -18,6 +18,8 @@ HONOURED_LITELLM_SETTINGS = frozenset({
     "default_max_tokens", "allowed_fails", "disable_add_transform_inline_image_block", "budget_exceeded_status_code",
 })
 CALLBACK_SETTINGS = frozenset({"success_callback", "failure_callback", "callbacks"})
+#: ``litellm_settings`` the gateway reads itself (``GatewayConfig.fallback_chains``), never set on litellm
+GATEWAY_LITELLM_SETTINGS = frozenset({"fallbacks", "context_window_fallbacks", "content_policy_fallbacks"})
 #: ``router_settings`` the gateway reads itself rather than passing them to litellm's Router
 GATEWAY_ROUTER_SETTINGS = frozenset({"llm_routers"})
 
@@ -34,7 +36,7 @@ def not_honoured(config: GatewayConfig) -> list[str]:
     ignored = [name for name in (config.model_extra or {})]
     ignored += [f"general_settings.{name}" for name in (config.general_settings.model_extra or {})]
     ignored += [f"litellm_settings.{name}" for name in config.litellm_settings.model_dump(exclude_none=True)
-                if name not in HONOURED_LITELLM_SETTINGS | CALLBACK_SETTINGS]
+                if name not in HONOURED_LITELLM_SETTINGS | CALLBACK_SETTINGS | GATEWAY_LITELLM_SETTINGS]
     accepted = router_arguments() | GATEWAY_ROUTER_SETTINGS
     ignored += [f"router_settings.{name}" for name in config.router_settings.model_dump(exclude_none=True)
                 if name not in accepted]

@@ -5,9 +5,11 @@ fields are kept (LiteLLM grows new ones often) and passed through to litellm unt
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.config import wildcards
 
 RoutingStrategy = Literal[
     "simple-shuffle",
@@ -41,6 +43,10 @@ class LiteLLMParams(_Open):
     configurable_clientside_auth_params: list[str | dict[str, str | list[str]]] | None = None
 
 
+MAX_NAME_CHARS = 256
+MAX_ACCESS_GROUPS = 32
+
+
 class ModelInfo(_Open):
     id: str | None = None
     mode: str | None = None
@@ -49,6 +55,10 @@ class ModelInfo(_Open):
     max_tokens: int | None = Field(default=None, gt=0)
     max_input_tokens: int | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, gt=0)
+    # LiteLLM's model access groups: keys and teams granted a group's name may use this model group
+    # (``gateway.keys.access``; litellm/proxy/auth/auth_checks.py check_model_access_helper).
+    access_groups: list[Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]] | None = Field(
+        default=None, max_length=MAX_ACCESS_GROUPS)
     # Gateway extension: skip (instead of failing the whole config) a deployment whose
     # ``os.environ/`` references are unset, so one file serves with or without provider keys.
     optional: bool = False
@@ -63,11 +73,24 @@ class ModelEntry(BaseModel):
 
 
 FallbackList = list[dict[str, list[str]]]
+FALLBACK_KINDS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
+DEFAULT_NUM_RETRIES = 2  # litellm Router's default (openai.DEFAULT_MAX_RETRIES) when neither section sets it
+
+
+class GroupAlias(BaseModel):
+    """LiteLLM's dict form of a ``model_group_alias`` entry (litellm/types/router.py
+    RouterModelGroupAliasItem): a hidden alias works but is not listed by ``/v1/models``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    hidden: bool = False
 
 
 class RouterSettings(_Open):
     routing_strategy: RoutingStrategy = "simple-shuffle"
-    num_retries: int = Field(default=2, ge=0, le=10)
+    # None: litellm_settings.num_retries, else DEFAULT_NUM_RETRIES (GatewayConfig.num_retries)
+    num_retries: int | None = Field(default=None, ge=0, le=10)
     timeout: float | None = Field(default=None, gt=0)
     fallbacks: FallbackList = Field(default_factory=list)
     context_window_fallbacks: FallbackList = Field(default_factory=list)
@@ -75,7 +98,7 @@ class RouterSettings(_Open):
     allowed_fails: int | None = Field(default=None, ge=0)
     cooldown_time: float | None = Field(default=None, ge=0)
     retry_after: float | None = Field(default=None, ge=0)
-    model_group_alias: dict[str, str] = Field(default_factory=dict)
+    model_group_alias: dict[str, str | GroupAlias] = Field(default_factory=dict)
     routing_strategy_args: dict[str, Any] = Field(default_factory=dict)
     # Gateway extension: virtual models served by the stateless router (router/README.md), e.g.
     # {"auto": {"strategy": "threshold", "weak_model": "mock", "strong_model": "mock-strong",
@@ -87,7 +110,13 @@ class LiteLLMSettings(_Open):
     drop_params: bool | None = None
     modify_params: bool | None = None
     request_timeout: float | None = Field(default=None, gt=0)
-    num_retries: int | None = Field(default=None, ge=0)
+    num_retries: int | None = Field(default=None, ge=0, le=10)
+    # LiteLLM applies these as litellm.fallbacks etc., which its Router reads when router_settings
+    # sets none (litellm/router.py Router.__init__); the gateway reads them the same way
+    # (GatewayConfig.fallback_chains) instead of setting litellm's module state.
+    fallbacks: FallbackList | None = None
+    context_window_fallbacks: FallbackList | None = None
+    content_policy_fallbacks: FallbackList | None = None
     set_verbose: bool | None = None
     # LiteLLM's status for a budget refusal (``litellm.budget_exceeded_status_code``, 422 in 1.106.2;
     # 429 restores the older answer, which SDKs retry)
@@ -137,7 +166,27 @@ class GatewayConfig(BaseModel):
         return list(dict.fromkeys(entry.model_name for entry in self.model_list))
 
     def deployments(self, model_name: str) -> list[ModelEntry]:
-        return [entry for entry in self.model_list if entry.model_name == model_name]
+        """The group's deployments; for a name only a wildcard ``model_name`` matches, that pattern's
+        deployments with the name filled into their model (as litellm's Router routes it)."""
+        exact = [entry for entry in self.model_list if entry.model_name == model_name]
+        return exact or wildcards.deployments(self.model_list, model_name)
+
+    def alias_target(self, model_name: str) -> str | None:
+        """The group a ``model_group_alias`` names (either of LiteLLM's two forms), or None."""
+        target = self.router_settings.model_group_alias.get(model_name)
+        return target.model if isinstance(target, GroupAlias) else target
 
     def resolve_alias(self, model_name: str) -> str:
-        return self.router_settings.model_group_alias.get(model_name, model_name)
+        return self.alias_target(model_name) or model_name
+
+    def num_retries(self) -> int:
+        """router_settings > litellm_settings > litellm's default, as litellm's Router decides."""
+        for value in (self.router_settings.num_retries, self.litellm_settings.num_retries):
+            if value is not None:
+                return value
+        return DEFAULT_NUM_RETRIES
+
+    def fallback_chains(self, kind: str) -> FallbackList:
+        """``router_settings.<kind>``, else ``litellm_settings.<kind>`` (litellm's Router:
+        ``fallbacks or litellm.fallbacks``)."""
+        return getattr(self.router_settings, kind) or getattr(self.litellm_settings, kind) or []

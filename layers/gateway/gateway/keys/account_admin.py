@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.errors import GatewayError, bad_request, not_found
 from gateway.keys import accounts, resolve
+from gateway.keys.access import NO_ACCESS_GROUPS, AccessGroups
 from gateway.keys.account_schemas import (
     AccountIdsRequest,
     NewBudgetRequest,
@@ -168,7 +169,7 @@ def _listed(kind: AccountKind, page: int, size: int) -> tuple[list[dict[str, Any
 _USER_FIELDS = {"user_email": "email", "user_alias": "alias", "user_role": "role", "budget_id": "budget_id"}
 
 
-def new_user(body: NewUserRequest) -> dict[str, Any]:
+def new_user(body: NewUserRequest, access_groups: AccessGroups = NO_ACCESS_GROUPS) -> dict[str, Any]:
     """LiteLLM's ``/user/new``: the user and, unless ``auto_create_key`` is false, a key of theirs."""
     store = _store()
     tier = _tier(store, body.budget_id)
@@ -184,7 +185,7 @@ def new_user(body: NewUserRequest) -> dict[str, Any]:
     if not body.auto_create_key:
         return {**view, "key": None}
     key = generate_key(GenerateKeyRequest(user_id=record.ident, team_id=body.team_id, key_alias=body.key_alias,
-                                          models=list(body.models) if body.models else None))
+                                          models=list(body.models) if body.models else None), access_groups)
     return {**key, **view, "key": key["key"], "token": key["token"]}
 
 

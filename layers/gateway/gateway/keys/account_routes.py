@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from gateway.auth import authenticate, require_admin
 from gateway.errors import bad_request, forbidden
 from gateway.keys import account_admin, team_members
+from gateway.keys.access import serving_access_groups
 from gateway.keys.account_schemas import (
     AccountIdsRequest,
     BudgetIdsRequest,
@@ -38,7 +39,7 @@ AccountIdParam = Annotated[Optional[str], Query(min_length=1, max_length=MAX_TEA
 # ---------------------------------------------------------------- users
 @_admin.post("/user/new")
 def user_new(body: NewUserRequest) -> dict[str, Any]:
-    return account_admin.new_user(body)
+    return account_admin.new_user(body, serving_access_groups())
 
 
 @router.get("/user/info")

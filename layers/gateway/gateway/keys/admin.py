@@ -22,7 +22,7 @@ from gateway.errors import GatewayError, bad_request, not_found
 from gateway.keys import errors as kerr
 from gateway.keys import resolve, tokens
 from gateway.keys import settings as key_settings
-from gateway.keys.access import ALL_TEAM_MODELS, matches
+from gateway.keys.access import NO_ACCESS_GROUPS, AccessGroups, within
 from gateway.keys.durations import parse_duration
 from gateway.keys.models import KeyRecord, Limits, SpendLog, TeamRecord, UndecodableRecord, Usage
 from gateway.keys.schemas import (
@@ -208,10 +208,10 @@ def _find_team(store: KeyStore, team_id: str, *, status: int = 404) -> TeamRecor
     return _decoded(_lookup_team(store, team_id, status=status), "team_id")
 
 
-def _check_models_in_team(models: Iterable[str], team: TeamRecord | None) -> None:
+def _check_models_in_team(models: Iterable[str], team: TeamRecord | None, access_groups: AccessGroups) -> None:
     if team is None or not team.models:
         return
-    outside = [m for m in models if m != ALL_TEAM_MODELS and not matches(m, team.models)]
+    outside = within(tuple(models), team.models, access_groups)
     if outside:
         raise bad_request(f"Models {outside} are not in team {team.team_id}'s models {list(team.models)}", param="models")
 
@@ -232,10 +232,11 @@ def _generate_response(token: str, key: KeyRecord, usage: Usage | None) -> dict[
 
 
 # ---------------------------------------------------------------- keys
-def generate_key(body: GenerateKeyRequest) -> dict[str, Any]:
+def generate_key(body: GenerateKeyRequest, access_groups: AccessGroups = NO_ACCESS_GROUPS) -> dict[str, Any]:
+    """``access_groups``: the serving config's (``Catalog.access_groups``), for the team check."""
     store = _store()
     team = _find_team(store, body.team_id, status=400) if body.team_id else None
-    _check_models_in_team(body.models or (), team)
+    _check_models_in_team(body.models or (), team, access_groups)
     _check_budget_tier(store, body.budget_id)
     now = time.time()
     token = body.key or tokens.new_token()
@@ -270,13 +271,13 @@ def key_info(token_or_hash: str) -> dict[str, Any]:
     return {"key": token_or_hash, "info": key_view(key, _guard(store.get_usage, "key", key.token))}
 
 
-def _apply_key_changes(store: KeyStore, key: KeyRecord, body: KeyFields) -> KeyRecord:
+def _apply_key_changes(store: KeyStore, key: KeyRecord, body: KeyFields, access_groups: AccessGroups) -> KeyRecord:
     fields = body.model_dump(exclude_unset=True)
     team = None
     team_id = fields.get("team_id", key.team_id)
     if team_id:
         team = _find_team(store, team_id, status=400)
-    _check_models_in_team(fields.get("models", key.models) or (), team)
+    _check_models_in_team(fields.get("models", key.models) or (), team, access_groups)
     _check_budget_tier(store, fields.get("budget_id"))
     now = time.time()
     changes: dict[str, Any] = {"limits": _limits_from(body, key.limits), "updated_at": now, "version": key.version + 1}
@@ -303,10 +304,10 @@ def _save_key(store: KeyStore, old: KeyRecord, new: KeyRecord) -> None:
     resolve.invalidate(old.token)
 
 
-def update_key(body: UpdateKeyRequest) -> dict[str, Any]:
+def update_key(body: UpdateKeyRequest, access_groups: AccessGroups = NO_ACCESS_GROUPS) -> dict[str, Any]:
     store = _store()
     key = _find_key(store, body.key)
-    new = _apply_key_changes(store, key, body)
+    new = _apply_key_changes(store, key, body, access_groups)
     _save_key(store, key, new)
     return key_view(new, _guard(store.get_usage, "key", new.token))
 
@@ -356,13 +357,14 @@ def list_keys(*, page: int, size: int, team_id: str | None, user_id: str | None,
     return {"keys": items, "total_count": total, "current_page": page, "total_pages": max(1, math.ceil(total / size))}
 
 
-def regenerate_key(token_or_hash: str | None, body: RegenerateKeyRequest) -> dict[str, Any]:
+def regenerate_key(token_or_hash: str | None, body: RegenerateKeyRequest,
+                   access_groups: AccessGroups = NO_ACCESS_GROUPS) -> dict[str, Any]:
     store = _store()
     ref = token_or_hash or body.key
     if not ref:
         raise bad_request("key is required", param="key")
     old = _find_key(store, ref)
-    updated = _apply_key_changes(store, old, body)
+    updated = _apply_key_changes(store, old, body, access_groups)
     token = tokens.new_token()
     new = updated.with_changes(token=tokens.hash_token(token), key_name=tokens.key_name(token), version=1)
     try:

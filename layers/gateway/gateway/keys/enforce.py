@@ -1,7 +1,7 @@
 """What the completion pipeline calls around every model request.
 
     principal = auth.authenticate(...)              # resolve.resolve_token for virtual keys
-    access.check_model_access(principal, model)     # 403 key_/team_model_access_denied
+    access.check_model_access(principal, model, access_groups)  # 403 key_/team_model_access_denied
     adm = enforce.admit(principal, request_id=..., model=..., prompt_tokens=..., max_tokens=...,
                         input_cost_per_token=..., output_cost_per_token=...)   # 429 / 503
     try:
@@ -32,7 +32,7 @@ from decimal import Decimal
 
 from gateway.principal import Principal
 from gateway.keys import accounts, budgets, limits, resolve, spares, spend
-from gateway.keys.access import check_model_access, matches
+from gateway.keys.access import NO_ACCESS_GROUPS, AccessGroups, check_model_access, matches
 from gateway.keys import errors as kerr
 from gateway.keys.models import ZERO, SpendLog, to_cost
 from gateway.keys.store import get_store
@@ -82,6 +82,8 @@ def admit(
     use_spares: bool = False,
     end_user: str | None = None,
     cap_output: bool = False,
+    access_groups: AccessGroups = NO_ACCESS_GROUPS,
+    alias: str | None = None,
 ) -> Admission:
     """Reserve budget, rpm, tpm and a parallel slot on the key and its team, atomically per item.
 
@@ -96,6 +98,7 @@ def admit(
     budget is at stake, the call is then capped at what was reserved (``Admission.output_cap``); and if
     a budget cannot cover the default, the request is admitted with the completion tokens that fit,
     at least ``MIN_CAPPED_OUTPUT_TOKENS``, instead of being refused.
+    ``access_groups`` / ``alias``: as for ``access.check_model_access``, re-checked when the key changed.
     """
     now = time.time()
     if principal.kind == "master" or principal.key is None:
@@ -104,7 +107,7 @@ def admit(
     cost = budgets.worst_case_cost(prompt_tokens, max_tokens, input_cost_per_token, output_cost_per_token)
     tokens = int(prompt_tokens) + int(max_tokens)
     spare = unused = None
-    scopes = _account_scopes(principal, end_user, model)
+    scopes = _account_scopes(principal, end_user, model, access_groups)
     use_spares = use_spares and not scopes and spares.enabled() and spares.eligible(principal)
     if spares.enabled():
         spare, unused = spares.take(principal, cost, tokens, now)
@@ -119,7 +122,7 @@ def admit(
             else:
                 prices = (input_cost_per_token, output_cost_per_token)
                 admission, output = _admit_fitting(principal, request_id, model, prompt_tokens, max_tokens, prices, now,
-                                                   scopes, cap_output)
+                                                   scopes, (access_groups, alias), cap_output)
             if cap_output and _budgeted(principal, scopes):
                 admission.output_cap = output
         except kerr.StoreUnavailable as exc:
@@ -161,14 +164,15 @@ def _from_spare(principal: Principal, request_id: str, model: str, spare: spares
     )
 
 
-def _account_scopes(principal: Principal, end_user: str | None, model: str) -> list[accounts.AccountScope]:
+def _account_scopes(principal: Principal, end_user: str | None, model: str, access_groups: AccessGroups
+                    ) -> list[accounts.AccountScope]:
     """The key's user and the request's customer that have records: checked (blocked, the user's
     models) before anything is reserved."""
     key = principal.key
     found = [s for s in (accounts.scope("user", key.user_id), accounts.scope("customer", end_user)) if s is not None]
     for scope in found:
         accounts.check(scope)
-        if scope.kind == "user" and scope.record.models and not matches(model, scope.record.models):
+        if scope.kind == "user" and scope.record.models and not matches(model, scope.record.models, access_groups):
             raise kerr.model_not_allowed(model, by="user")
     return found
 
@@ -186,8 +190,8 @@ def _budgeted(principal: Principal, scopes: list[accounts.AccountScope]) -> bool
 
 
 def _admit_fitting(principal: Principal, request_id: str, model: str, prompt_tokens: int, max_tokens: int,
-                   prices: tuple[float, float], now: float, scopes: list[accounts.AccountScope], cap_output: bool,
-                   ) -> tuple[Admission, int]:
+                   prices: tuple[float, float], now: float, scopes: list[accounts.AccountScope],
+                   access: tuple[AccessGroups, str | None], cap_output: bool) -> tuple[Admission, int]:
     """``_admit`` for the worst case of ``max_tokens``; with ``cap_output``, a budget that cannot cover
     it is asked again for the completion tokens that fit in what it has left (each refusal says how
     much: ``BudgetExceeded.room``). Returns the admission and the completion tokens it reserved."""
@@ -195,7 +199,7 @@ def _admit_fitting(principal: Principal, request_id: str, model: str, prompt_tok
     for attempt in range(4):  # key, team, user, customer: each tighter budget may lower it once more
         cost = budgets.worst_case_cost(prompt_tokens, output, *prices)
         try:
-            return _admit(principal, request_id, model, cost, int(prompt_tokens) + output, now, scopes), output
+            return _admit(principal, request_id, model, cost, int(prompt_tokens) + output, now, scopes, access), output
         except kerr.BudgetExceeded as refused:
             fits = budgets.affordable_output_tokens(refused.room, prompt_tokens, *prices)
             if not cap_output or attempt == 3 or fits < MIN_CAPPED_OUTPUT_TOKENS or fits >= output:
@@ -205,7 +209,7 @@ def _admit_fitting(principal: Principal, request_id: str, model: str, prompt_tok
 
 
 def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tokens: int, now: float,
-           scopes: list[accounts.AccountScope]) -> Admission:
+           scopes: list[accounts.AccountScope], access: tuple[AccessGroups, str | None]) -> Admission:
     store = get_store()
     for _ in range(3):
         key, team = principal.key, principal.team
@@ -214,7 +218,7 @@ def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tok
             reserved = limits.reserve_key_and_team(store, key, team, cost=cost, tokens=tokens, now=now)
         except limits.VersionChanged:
             principal = resolve.refresh(principal)  # blocked/deleted/changed: reload (raises if unusable)
-            check_model_access(principal, model)
+            check_model_access(principal, model, *access)
             continue
         try:
             on_accounts = _reserve_accounts(store, scopes, cost=cost, tokens=tokens, now=now)

@@ -18,6 +18,7 @@ from gateway.auth import authenticate, require_admin
 from gateway.principal import Principal
 from gateway.errors import bad_request, forbidden
 from gateway.keys import account_routes, admin, tokens
+from gateway.keys.access import serving_access_groups as _access_groups
 from gateway.keys.schemas import (
     MAX_NAME_CHARS,
     MAX_TEAM_ID_CHARS,
@@ -42,10 +43,12 @@ NameParam = Annotated[Optional[str], Query(max_length=MAX_NAME_CHARS)]
 TeamIdParam = Annotated[Optional[str], Query(**_TEAM_ID_BOUNDS)]
 
 
+
+
 # ---------------------------------------------------------------- keys
 @_admin.post("/key/generate")
 def key_generate(body: GenerateKeyRequest) -> dict[str, Any]:
-    return admin.generate_key(body)
+    return admin.generate_key(body, _access_groups())
 
 
 @router.get("/key/info")
@@ -72,7 +75,7 @@ def _role(principal: Principal) -> str:
 
 @_admin.post("/key/update")
 def key_update(body: UpdateKeyRequest) -> dict[str, Any]:
-    return admin.update_key(body)
+    return admin.update_key(body, _access_groups())
 
 
 @_admin.post("/key/delete")
@@ -105,14 +108,14 @@ def key_unblock(body: KeyRef) -> dict[str, Any]:
 
 @_admin.post("/key/regenerate")
 def key_regenerate(body: RegenerateKeyRequest) -> dict[str, Any]:
-    return admin.regenerate_key(None, body)
+    return admin.regenerate_key(None, body, _access_groups())
 
 
 @_admin.post("/key/{key}/regenerate")
 def key_regenerate_path(
     key: Annotated[str, Path(max_length=MAX_NAME_CHARS)], body: Optional[RegenerateKeyRequest] = None,
 ) -> dict[str, Any]:
-    return admin.regenerate_key(key, body or RegenerateKeyRequest())
+    return admin.regenerate_key(key, body or RegenerateKeyRequest(), _access_groups())
 
 
 # ---------------------------------------------------------------- teams

@@ -79,7 +79,7 @@ def _unknown_targets(built: Any, settings: Mapping[str, Any], catalog: Catalog) 
     for rule in settings.get("rules") or []:
         if isinstance(rule, Mapping) and isinstance(rule.get("model"), str):
             targets.add(rule["model"])
-    missing = sorted(t for t in targets if catalog.resolve(t) is None)
+    missing = sorted(t for t in targets if not catalog.serves(t))
     return f"routes to models not in model_list: {', '.join(missing)}" if missing else None
 
 

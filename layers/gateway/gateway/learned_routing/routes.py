@@ -46,6 +46,6 @@ async def router_route(request: Request, principal: Principal = Depends(require_
     if body.model not in table.slots:
         raise errors.not_found(f"'{body.model}' is not a router model; routers: {', '.join(table.names()) or 'none'}",
                                param="model", code="model_not_found")
-    allowed = accounting.visible_models(principal, engine.catalog.names)
+    allowed = accounting.visible_models(principal, engine.catalog.names, engine.catalog)
     group, decision = decide.decide(table, body.model, body, principal, engine.catalog, allowed)
     return {"model": group, "decision": decision}

@@ -37,7 +37,7 @@ CHAT = Protocol(
         "seed", "service_tier", "stop", "store", "temperature", "tool_choice", "tools", "top_logprobs", "top_p",
         "user", "verbosity", "web_search_options",
     }) | _PROVIDER_EXTRAS,
-    gateway_fields=_GATEWAY_FIELDS,
+    gateway_fields=_GATEWAY_FIELDS | {"fastest_response"},  # LiteLLM's several-model call (gateway.multi_model)
 )
 
 COMPLETION = Protocol(

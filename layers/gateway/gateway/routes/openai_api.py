@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from gateway import accounting, completions, errors
+from gateway import accounting, completions, errors, multi_model
 from gateway.auth import authenticate
 from gateway.principal import Principal
 from gateway.runtime import get_runtime
@@ -23,6 +23,10 @@ async def _serve(request: Request, principal: Principal, kind: completions.Kind,
     runtime = get_runtime()
     engine = runtime.engine()
     body = parse_body(await request.body(), model_cls, runtime.settings.max_body_bytes)
+    if kind == "chat" and len(names := body.requested_models()) > 1:  # LiteLLM's several-model call
+        content, headers = await multi_model.serve(engine, body, names, principal, request.state.request_id,
+                                                   runtime.routing_table(engine))
+        return JSONResponse(content, headers=headers)
     call = await completions.start(engine, kind, body, principal, request.state.request_id, runtime.routing_table(engine))
     request.state.model = call.group
     if getattr(body, "stream", False):
@@ -54,7 +58,7 @@ def _model_card(name: str, created: int) -> dict[str, Any]:
 
 def _visible(principal: Principal) -> list[str]:
     engine = get_runtime().engine()
-    return accounting.visible_models(principal, engine.catalog.public_names())
+    return accounting.visible_models(principal, engine.catalog.public_names(), engine.catalog)
 
 
 @router.get("/models", summary="List the models this key may use")
