@@ -183,6 +183,12 @@ def get_runtime() -> Runtime:
     return runtime
 
 
+def started() -> Runtime | None:
+    """The runtime if this process has built it, else None (never starts one: for code, such as the
+    admin API in a bare app, that only reads what the serving config says when there is one)."""
+    return get_runtime() if get_runtime.cache_info().currsize else None
+
+
 def reset() -> None:
     get_runtime.cache_clear()
     auth.use_config_master_key(None)

@@ -92,9 +92,10 @@ def within(models: tuple[str, ...] | list[str], limit: tuple[str, ...] | list[st
 
 
 def serving_access_groups() -> AccessGroups:
-    """The serving config's model access groups (none while no config is loaded), for the admin
+    """The serving config's model access groups (none while no config is loaded or no runtime runs), for the admin
     API's check that a key's models are within its team's."""
-    from gateway.runtime import get_runtime  # the app's runtime; imported late, as the admin API may run without it
+    from gateway.runtime import started  # the app's runtime; imported late, as the admin API may run without it
 
-    loaded = get_runtime().config.current
+    runtime = started()
+    loaded = runtime.config.current if runtime is not None else None
     return loaded.runtime.catalog.access_groups if loaded is not None else NO_ACCESS_GROUPS
