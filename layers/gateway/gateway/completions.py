@@ -148,6 +148,7 @@ async def start(
             prompt_tokens=call.prompt_tokens or 0,
             max_tokens=body.completion_budget(default_max),
             price=engine.catalog.highest_price(call.reachable_groups()),  # a fallback may answer
+            request_tags=body.request_tags,
         )
     annotate(model=group, requested_model=body.model, router=(decision or {}).get("strategy"))
     return call

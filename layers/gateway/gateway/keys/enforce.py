@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from gateway import spend_tags
 from gateway.principal import Principal
 from gateway.keys import budgets, limits, resolve, spares, spend
 from gateway.keys.access import check_model_access
@@ -62,9 +63,31 @@ class Admission:
     spare_id: str | None = None  # admitted against a spare (spares.py)
     next_spare: tuple[Decimal, int] | None = None  # (cost, tokens) to reserve as the next spare, after settle
     unused_spare: spares.Spare | None = None  # a spare that did not cover this request: give it back
+    request_tags: tuple[str, ...] = ()  # recorded on the spend log (gateway.spend_tags)
 
 
 def admit(
+    principal: Principal,
+    *,
+    request_id: str,
+    model: str,
+    prompt_tokens: int,
+    max_tokens: int,
+    input_cost_per_token: float,
+    output_cost_per_token: float,
+    use_spares: bool = False,
+    request_tags: tuple[str, ...] = (),
+) -> Admission:
+    """``_reserve`` below, with the spend tags the request's log will carry: the caller's
+    ``request_tags``, then the key's and its team's (``gateway.spend_tags.recorded``)."""
+    admission = _reserve(principal, request_id=request_id, model=model, prompt_tokens=prompt_tokens,
+                         max_tokens=max_tokens, input_cost_per_token=input_cost_per_token,
+                         output_cost_per_token=output_cost_per_token, use_spares=use_spares)
+    admission.request_tags = spend_tags.recorded(request_tags, principal.key, principal.team)
+    return admission
+
+
+def _reserve(
     principal: Principal,
     *,
     request_id: str,
@@ -197,6 +220,7 @@ def settle(
         completion_tokens=int(completion_tokens), cost=actual, latency_ms=float(latency_ms),
         status=int(status), error_code=error_code, start_time=admission.start_time, end_time=now,
         ttl=spend.log_ttl(now), payload=spend.payload_text(payload), response_id=response_id,
+        request_tags=admission.request_tags,
     )
     key_delta = team_delta = None
     if admission.key_reserved is not None:

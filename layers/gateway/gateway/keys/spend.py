@@ -125,6 +125,7 @@ def settlement_from_record(record: dict[str, Any]) -> Settlement:
         if unknown:
             raise ValueError(f"unknown spend-log fields {sorted(unknown)}")
         log["cost"] = Decimal(str(log["cost"]))
+        log["request_tags"] = tuple(log.get("request_tags") or ())
         deltas = {}
         for name in ("key", "team"):
             d = record.get(name)

@@ -347,6 +347,7 @@ def log_item(log: SpendLog) -> dict[str, Any]:
         "ttl": log.ttl,
         "payload": log.payload,
         "response_id": log.response_id,
+        "request_tags": list(log.request_tags) or None,
     }
 
 
@@ -371,6 +372,7 @@ def spend_log(raw: dict[str, Any]) -> SpendLog:
         ttl=int(raw.get("ttl", 0)),
         payload=raw.get("payload"),
         response_id=raw.get("response_id"),
+        request_tags=tuple(tag for tag in raw.get("request_tags") or () if isinstance(tag, str)),
     )
 
 
