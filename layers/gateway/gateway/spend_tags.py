@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-#: a caller's tags per request (metadata.tags and tags together)
+#: a caller's tags per list (``metadata.tags``, top-level ``tags``)
 MAX_REQUEST_TAGS = 16
 #: tags recorded per spend log, the key's and team's included
 MAX_RECORDED_TAGS = 32
@@ -55,7 +55,7 @@ def _merge(*sources: Any) -> tuple[str, ...]:
 def from_request(metadata: Any, tags: Any) -> tuple[str, ...]:
     """The caller's tags: ``metadata.tags``, then top-level ``tags`` (both already checked by the schema)."""
     inner = metadata.get("tags") if isinstance(metadata, dict) else None
-    return _merge(inner, tags)[:MAX_REQUEST_TAGS]
+    return _merge(inner, tags)
 
 
 def recorded(request_tags: Iterable[str], key: Any, team: Any) -> tuple[str, ...]:
