@@ -193,3 +193,34 @@ def test_caller_tags_are_bounded(base_url, http_server, body, upstream):
     error = response.json()["error"]
     assert error["param"].split(".")[0] in ("metadata", "tags") and error["type"] == "invalid_request_error"
     assert len(upstream.calls()) == before
+
+
+def test_reports_read_logs_without_their_payload(stack):
+    """Stored prompt text (GATEWAY_LOG_PROMPTS, up to 64 KiB a log) is left out of what a report
+    reads, and nothing else is."""
+    import time
+    from dataclasses import fields, replace
+
+    from gateway.keys import reports
+    from gateway.keys.models import SpendLog
+    from gateway.keys.store import dynamodb, get_store
+    from gateway.keys.store.base import Settlement
+
+    now = time.time()
+    key_hash = uuid.uuid4().hex
+    log = SpendLog(request_id=uuid.uuid4().hex, key_hash=key_hash, team_id=None, user_id="u", key_alias="a",
+                   model="fake", deployment="d", router={"strategy": "x"}, prompt_tokens=3, completion_tokens=4,
+                   cost=Decimal("0.0000123"), latency_ms=5.0, status=200, error_code=None, start_time=now,
+                   end_time=now, ttl=int(now + 3600), payload='{"messages": "secret prompt"}', response_id="chatcmpl-x",
+                   request_tags=("t1", "t2"))
+    store = get_store()
+    store.commit(Settlement(log=log))
+    start, end = reports.window_bounds(_today(), _today(), default_days=1)
+    [full] = store.query_logs(key_hash=key_hash, start=start, end=end, limit=5)
+    [light] = store.query_logs(key_hash=key_hash, start=start, end=end, limit=5, with_payload=False)
+    assert full.payload == log.payload and light.payload is None
+    assert replace(light, payload=log.payload) == full
+    assert full.request_tags == ("t1", "t2")
+    written = set(dynamodb.log_item(full)) - {"pk", "sk", "gsi1pk", "gsi1sk", "payload", "total_tokens"}
+    assert written == set(dynamodb._LOG_ATTRS_WITHOUT_PAYLOAD)
+    assert {f.name for f in fields(SpendLog)} >= written - {"type", "api_key", "spend"}

@@ -81,7 +81,7 @@ def read_window(start: float, end: float, *, api_key: str | None = None, team_id
     store = admin._store()
     key_hash = tokens.to_hash(api_key) if api_key else None
     logs = admin._guard(store.query_logs, key_hash=key_hash, start=start, end=end, limit=cap + 1,
-                        team_id=team_id, user_id=user_id)
+                        team_id=team_id, user_id=user_id, with_payload=False)
     return Window(logs=logs[:cap], truncated=len(logs) > cap)
 
 
