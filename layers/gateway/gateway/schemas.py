@@ -16,6 +16,9 @@ from gateway import errors, spend_tags
 from gateway.request_policy import CHAT, COMPLETION, EMBEDDING, ClientAuth, Protocol, screen
 
 Message = dict[str, Any]
+#: the protocols whose bodies carry LiteLLM's spend tags (``metadata.tags``, ``tags``); the Responses
+#: API's ``metadata`` is the caller's own string map, passed on as it is
+TAGGED_PROTOCOLS = (CHAT, COMPLETION, EMBEDDING)
 
 
 class _Request(BaseModel):
@@ -35,18 +38,20 @@ class _Request(BaseModel):
     @field_validator("tags")
     @classmethod
     def _bounded_tags(cls, value: Any) -> Any:
-        return spend_tags.check(value)
+        return spend_tags.check(value) if cls.protocol in TAGGED_PROTOCOLS else value
 
     @field_validator("metadata")
     @classmethod
     def _bounded_metadata_tags(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "tags" in value:
+        if cls.protocol in TAGGED_PROTOCOLS and isinstance(value, dict) and "tags" in value:
             spend_tags.check(value["tags"])
         return value
 
     @property
     def request_tags(self) -> tuple[str, ...]:
         """The caller's spend tags (``metadata.tags``, then ``tags``), for the spend log."""
+        if self.protocol not in TAGGED_PROTOCOLS:
+            return ()
         return spend_tags.from_request(self.metadata, self.tags)
 
     @property

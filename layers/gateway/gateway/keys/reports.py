@@ -71,6 +71,8 @@ def window_bounds(start_date: str | None, end_date: str | None, *, default_days:
     max_days = key_settings.get().spend_report_max_days
     if (end - start).days + 1 > max_days:
         raise bad_request(f"Date range too large; maximum is {max_days} days", param="start_date")
+    if end >= date.max - timedelta(days=1) or start.year < 1970:
+        raise bad_request("Dates must lie between 1970-01-01 and 9999-12-30", param="start_date" if start.year < 1970 else "end_date")
     return _midnight(start), _midnight(end + timedelta(days=1))
 
 
