@@ -224,3 +224,17 @@ def test_reports_read_logs_without_their_payload(stack):
     written = set(dynamodb.log_item(full)) - {"pk", "sk", "gsi1pk", "gsi1sk", "payload", "total_tokens"}
     assert written == set(dynamodb._LOG_ATTRS_WITHOUT_PAYLOAD)
     assert {f.name for f in fields(SpendLog)} >= written - {"type", "api_key", "spend"}
+
+
+def test_a_responses_requests_metadata_is_not_read_as_tags(base_url, http_server):
+    """The Responses API's metadata is the caller's string map: a "tags" entry there is no spend tag."""
+    key = generate_key(http_server, models=["fake"])
+    client = OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=20)
+    response = client.responses.create(model="fake", input="hi", metadata={"tags": "free text, with spaces"})
+    [log] = [log for log in _logs(http_server, key) if log["response_id"] == response.id]
+    assert log["request_tags"] == []
+
+
+def test_report_dates_at_the_end_of_the_calendar(http_server):
+    response = _get(http_server, "/global/spend/report", start_date="9999-12-31", end_date="9999-12-31")
+    assert response.status_code == 400 and response.json()["error"]["param"] == "end_date"
