@@ -4,6 +4,7 @@ charged, whose limits refuse, and what blocking does."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -130,6 +131,11 @@ def test_a_customers_budget_holds_across_keys_through_the_user_field(http_server
         assert _ask(_client(base_url, keys[0]), user=nobody).choices
     logs = _admin(http_server, "/spend/logs", method="get", params={"api_key": keys[0]})
     assert customer in {log.get("end_user") for log in logs}
+    today = datetime.now(timezone.utc).date().isoformat()
+    report = _admin(http_server, "/global/spend/report", method="get",
+                    params={"start_date": today, "end_date": today, "group_by": "customer"})
+    spent = {c["customer"]: c["total_spend"] for day in report for c in day["customers"]}
+    assert spent[customer] == pytest.approx(2 * FAKE_COST)
 
 
 def test_blocking_a_customer_refuses_its_requests_until_unblocked(http_server, base_url):

@@ -209,7 +209,6 @@ def test_settle_failure_is_queued_and_replayed(store, monkeypatch):
 
 
 def test_leaked_slot_from_killed_instance_is_recovered(store, monkeypatch):
-    from gateway.keys import limits
 
     p = resolve.resolve_token(make_key(max_parallel_requests=1, max_budget=0.03))
     admit(p, "killed")  # never settled: its instance "died"

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from gateway.errors import GatewayError
-from gateway.keys import admin, enforce, limits, resolve, spares
-from gateway.keys.schemas import GenerateKeyRequest, NewTeamRequest, UpdateKeyRequest
+from gateway.keys import admin, enforce, resolve, spares
+from gateway.keys.schemas import NewTeamRequest, UpdateKeyRequest
 from tests.keys.test_enforce import PRICE, make_key
 
 WORST = Decimal("0.03")  # 10 prompt + 10 max tokens at PRICE

@@ -48,7 +48,7 @@ def _refused_cases(url: str) -> list[tuple[dict, str]]:
         "extra_headers": {"x": "y"}, "aws_bedrock_runtime_endpoint": url, "aws_access_key_id": "AKIA",
         "aws_region_name": "eu-west-1", "vertex_credentials": "{}", "azure_ad_token": "x", "num_retries": 50,
         "max_retries": 50, "timeout": 900, "context_window_fallbacks": [{"canary": ["fake"]}], "litellm_metadata": {},
-        "_skip_mcp_handler": True, "organization": "org-attacker", "tags": ["x"], "guardrails": ["x"],
+        "_skip_mcp_handler": True, "organization": "org-attacker", "guardrails": ["x"],
     }
     cases = [({name: value}, name) for name, value in top.items()]
     cases += [

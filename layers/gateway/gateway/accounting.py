@@ -49,10 +49,12 @@ def visible_models(principal: Principal, names: list[str], catalog: Catalog) -> 
 async def admit(
     principal: Principal, *, request_id: str, model: str, prompt_tokens: int, max_tokens: int, price: Price,
     catalog: Catalog, requested: str | None = None, end_user: str | None = None, cap_output: bool = False,
+    request_tags: tuple[str, ...] = (),
 ) -> Admission | None:
     """Reserve budget and rate-limit capacity before the provider call; raises 429 when over.
     ``end_user``: the request's ``user``, LiteLLM's customer (``gateway.keys.accounts``);
-    ``cap_output``: the client set no ``max_tokens`` (``enforce.admit``: the output reservation policy)."""
+    ``cap_output``: the client set no ``max_tokens`` (``enforce.admit``: the output reservation policy);
+    ``request_tags``: the caller's spend tags, recorded on the request's spend log."""
     if not enabled():
         return None
     request = dict(request_id=request_id, model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
@@ -60,7 +62,7 @@ async def admit(
                    input_cost_per_token=price.input_cost_per_token, output_cost_per_token=price.output_cost_per_token,
                    access_groups=catalog.access_groups, alias=catalog.alias_of(requested or model, model),
                    # spares are reserved after the response; only worth it where that costs the caller nothing
-                   use_spares=after_response.active())
+                   use_spares=after_response.active(), request_tags=tuple(request_tags))
     admission = enforce.admit_without_io(principal, **request)  # master key or a spare: no worker thread needed
     if admission is not None:
         return admission

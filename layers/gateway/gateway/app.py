@@ -17,7 +17,7 @@ from gateway import errors
 from gateway.anthropic_messages import errors as anthropic_errors
 from gateway.middleware import GatewayMiddleware
 from gateway.learned_routing import routes as learned_routing_routes
-from gateway.routes import health, openai_api
+from gateway.routes import health, litellm_health, model_info, openai_api, spend_reports
 from gateway.runtime import get_runtime
 
 
@@ -91,7 +91,8 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     area_openai, area_admin = _area_routers()
-    for router in (health.router, learned_routing_routes.router, *area_admin):
+    for router in (health.router, learned_routing_routes.router, *area_admin,
+                   model_info.router, spend_reports.router, litellm_health.router):
         app.include_router(router)
     # The OpenAI-compatible API under /v1 and, as LiteLLM serves it, without. The copy without /v1 is
     # left out of the OpenAPI schema: each operation is documented once, under one operation id.

@@ -154,6 +154,7 @@ async def start(
             end_user=getattr(body, "user", None),
             cap_output=unlimited,
             catalog=engine.catalog, requested=body.model,
+            request_tags=body.request_tags,
         )
         if call.admission is not None and call.admission.output_cap is not None:
             call.output_cap = max(1, call.admission.output_cap // (getattr(body, "n", None) or 1))

@@ -12,10 +12,13 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from gateway import errors
+from gateway import errors, spend_tags
 from gateway.request_policy import CHAT, COMPLETION, EMBEDDING, ClientAuth, Protocol, screen
 
 Message = dict[str, Any]
+#: the protocols whose bodies carry LiteLLM's spend tags (``metadata.tags``, ``tags``); the Responses
+#: API's ``metadata`` is the caller's own string map, passed on as it is
+TAGGED_PROTOCOLS = (CHAT, COMPLETION, EMBEDDING)
 
 
 class _Request(BaseModel):
@@ -27,9 +30,29 @@ class _Request(BaseModel):
     user: str | None = None
     metadata: dict[str, Any] | None = None
     fallbacks: list[str] | None = None  # the caller's own chain, checked against the key's grant
+    tags: list[str] | None = None  # LiteLLM's top-level spend tags: recorded, never passed on
     _client_auth: ClientAuth = PrivateAttr(default_factory=ClientAuth)
     _dropped: tuple[str, ...] = PrivateAttr(default=())
     _adapter_params: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @field_validator("tags")
+    @classmethod
+    def _bounded_tags(cls, value: Any) -> Any:
+        return spend_tags.check(value) if cls.protocol in TAGGED_PROTOCOLS else value
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded_metadata_tags(cls, value: Any) -> Any:
+        if cls.protocol in TAGGED_PROTOCOLS and isinstance(value, dict) and "tags" in value:
+            spend_tags.check(value["tags"])
+        return value
+
+    @property
+    def request_tags(self) -> tuple[str, ...]:
+        """The caller's spend tags (``metadata.tags``, then ``tags``), for the spend log."""
+        if self.protocol not in TAGGED_PROTOCOLS:
+            return ()
+        return spend_tags.from_request(self.metadata, self.tags)
 
     @property
     def client_auth(self) -> ClientAuth:

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     aws_read_timeout: float = Field(5.0, validation_alias=_env("AWS_READ_TIMEOUT"))
     aws_max_attempts: int = Field(3, validation_alias=_env("AWS_MAX_ATTEMPTS"))
     aws_max_pool_connections: int = Field(64, validation_alias=_env("AWS_MAX_POOL_CONNECTIONS"))
+    # GET /health?model=...: a probe's result is reused this long per instance (a probe calls the model)
+    health_check_cache_seconds: float = Field(60.0, ge=1, le=86400, validation_alias=_env("HEALTH_CHECK_CACHE_SECONDS"))
 
     @classmethod
     def from_env(cls) -> "Settings":

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from gateway import spend_tags
 from gateway.principal import Principal
 from gateway.keys import accounts, budgets, limits, resolve, spares, spend
 from gateway.keys.access import NO_ACCESS_GROUPS, AccessGroups, check_model_access, matches
@@ -68,6 +69,7 @@ class Admission:
     spare_id: str | None = None  # admitted against a spare (spares.py)
     next_spare: tuple[Decimal, int] | None = None  # (cost, tokens) to reserve as the next spare, after settle
     unused_spare: spares.Spare | None = None  # a spare that did not cover this request: give it back
+    request_tags: tuple[str, ...] = ()  # recorded on the spend log (gateway.spend_tags)
 
 
 def admit(
@@ -84,6 +86,7 @@ def admit(
     cap_output: bool = False,
     access_groups: AccessGroups = NO_ACCESS_GROUPS,
     alias: str | None = None,
+    request_tags: tuple[str, ...] = (),
 ) -> Admission:
     """Reserve budget, rpm, tpm and a parallel slot on the key and its team, atomically per item.
 
@@ -99,11 +102,14 @@ def admit(
     a budget cannot cover the default, the request is admitted with the completion tokens that fit,
     at least ``MIN_CAPPED_OUTPUT_TOKENS``, instead of being refused.
     ``access_groups`` / ``alias``: as for ``access.check_model_access``, re-checked when the key changed.
+    ``request_tags``: the caller's spend tags; the log carries them, then the key's and its team's
+    (``gateway.spend_tags.recorded``).
     """
     now = time.time()
+    tags = spend_tags.recorded(request_tags, principal.key, principal.team)
     if principal.kind == "master" or principal.key is None:
         return Admission(request_id=request_id, principal=principal, model=model, start_time=now,
-                         key_hash=principal.key_id, end_user=end_user)
+                         key_hash=principal.key_id, end_user=end_user, request_tags=tags)
     cost = budgets.worst_case_cost(prompt_tokens, max_tokens, input_cost_per_token, output_cost_per_token)
     tokens = int(prompt_tokens) + int(max_tokens)
     spare = unused = None
@@ -134,6 +140,7 @@ def admit(
         raise
     admission.unused_spare = unused
     admission.end_user = end_user
+    admission.request_tags = tags
     if use_spares:
         admission.next_spare = (cost, tokens)
     return admission
@@ -306,6 +313,7 @@ def settle(
         status=int(status), error_code=error_code, start_time=admission.start_time, end_time=now,
         ttl=spend.log_ttl(now), payload=spend.payload_text(payload), response_id=response_id,
         end_user=admission.end_user,
+        request_tags=admission.request_tags,
     )
     key_delta = team_delta = None
     if admission.key_reserved is not None:

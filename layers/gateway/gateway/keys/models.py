@@ -162,6 +162,7 @@ class SpendLog:
     payload: str | None = None  # request/response JSON, only when GATEWAY_LOG_PROMPTS is on (truncated)
     response_id: str | None = None  # the answer's own id (chatcmpl-..., msg_..., resp_...), as LiteLLM logs it
     end_user: str | None = None  # the request's ``user`` (LiteLLM's customer / end user), when it names one
+    request_tags: tuple[str, ...] = ()  # the request's, key's and team's spend tags (gateway.spend_tags)
 
 
 AccountKind = Literal["user", "customer"]

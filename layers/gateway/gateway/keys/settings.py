@@ -23,6 +23,9 @@ class KeySettings(BaseSettings):
     spend_log_ttl_days: float = Field(30.0, validation_alias="SPEND_LOG_TTL_DAYS")
     spend_log_max_payload_bytes: int = Field(64 * 1024, validation_alias="SPEND_LOG_MAX_PAYLOAD_BYTES")
     settle_max_attempts: int = Field(5, validation_alias="SETTLE_MAX_ATTEMPTS")
+    # Spend reports (reports.py) read at most this many spend logs and span at most this many days.
+    spend_report_max_logs: int = Field(20_000, ge=1, le=1_000_000, validation_alias="SPEND_REPORT_MAX_LOGS")
+    spend_report_max_days: int = Field(93, ge=1, le=366, validation_alias="SPEND_REPORT_MAX_DAYS")
 
     @field_validator("settle_max_attempts")
     @classmethod

@@ -125,6 +125,7 @@ def settlement_from_record(record: dict[str, Any]) -> Settlement:
         if unknown:
             raise ValueError(f"unknown spend-log fields {sorted(unknown)}")
         log["cost"] = Decimal(str(log["cost"]))
+        log["request_tags"] = tuple(log.get("request_tags") or ())
         deltas = {name: None if record.get(name) is None else _delta(record[name]) for name in ("key", "team")}
         accounts = []
         for entry in record.get("accounts") or ():  # (absent before users and customers had counters)

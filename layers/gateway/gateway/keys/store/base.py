@@ -199,5 +199,7 @@ class KeyStore(ABC):
         team_id: str | None = None,
         user_id: str | None = None,
         request_id: str | None = None,
+        with_payload: bool = True,
     ) -> list[SpendLog]:
-        """Logs with ``start <= start_time < end``, newest first, at most ``limit``."""
+        """Logs with ``start <= start_time < end``, newest first, at most ``limit``; without their
+        stored prompt/response text when ``with_payload`` is False (reports read many logs)."""

@@ -208,7 +208,14 @@ def log_item(log: SpendLog) -> dict[str, Any]:
         "payload": log.payload,
         "response_id": log.response_id,
         "end_user": log.end_user,
+        "request_tags": list(log.request_tags) or None,
     }
+
+
+#: what ``log_item`` writes, less ``payload`` (``query_logs(with_payload=False)`` reads these)
+_LOG_ATTRS_WITHOUT_PAYLOAD = ("type", "request_id", "api_key", "team_id", "user_id", "key_alias", "model",
+                              "deployment", "router", "prompt_tokens", "completion_tokens", "spend", "latency_ms",
+                              "status", "error_code", "start_time", "end_time", "ttl", "response_id", "request_tags")
 
 
 def spend_log(raw: dict[str, Any]) -> SpendLog:
@@ -233,6 +240,7 @@ def spend_log(raw: dict[str, Any]) -> SpendLog:
         payload=raw.get("payload"),
         response_id=raw.get("response_id"),
         end_user=raw.get("end_user"),
+        request_tags=tuple(tag for tag in raw.get("request_tags") or () if isinstance(tag, str)),
     )
 
 
@@ -647,6 +655,7 @@ class DynamoDBKeyStore(KeyStore):
         team_id: str | None = None,
         user_id: str | None = None,
         request_id: str | None = None,
+        with_payload: bool = True,
     ) -> list[SpendLog]:
         e = _Expr()
         filters = []
@@ -670,6 +679,8 @@ class DynamoDBKeyStore(KeyStore):
                 kwargs["IndexName"] = index
             if filters:
                 kwargs["FilterExpression"] = " AND ".join(filters)
+            if not with_payload:  # every attribute a log has but its (up to 64 KiB) payload text
+                kwargs["ProjectionExpression"] = ", ".join(k.n(attr) for attr in _LOG_ATTRS_WITHOUT_PAYLOAD)
             for raw in self._query_all(**kwargs, **k.kwargs()):
                 if raw.get("type") != "spendlog" or not (start <= float(raw.get("start_time", 0)) < end):
                     continue
