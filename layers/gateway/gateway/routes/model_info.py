@@ -89,7 +89,7 @@ def _deployments(engine: Engine) -> list[dict[str, Any]]:
 
 def _visible(principal: Principal, engine: Engine, deployments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     names = list(dict.fromkeys(str(d.get("model_name")) for d in deployments))
-    allowed = set(accounting.visible_models(principal, names))
+    allowed = set(accounting.visible_models(principal, names, engine.catalog))
     return [d for d in deployments if d.get("model_name") in allowed]
 
 
@@ -112,7 +112,7 @@ async def model_group_info(model_group: NameParam = None,
                            principal: Principal = Depends(authenticate)) -> dict[str, Any]:
     """litellm Router's ``get_model_group_info`` per group (what LiteLLM's route returns)."""
     engine = get_runtime().engine()
-    groups = accounting.visible_models(principal, engine.config.model_names())
+    groups = accounting.visible_models(principal, engine.config.model_names(), engine.catalog)
     if model_group is not None:
         groups = [g for g in groups if g == model_group]
     data = []

@@ -215,7 +215,7 @@ def log_item(log: SpendLog) -> dict[str, Any]:
 #: what ``log_item`` writes, less ``payload`` (``query_logs(with_payload=False)`` reads these)
 _LOG_ATTRS_WITHOUT_PAYLOAD = ("type", "request_id", "api_key", "team_id", "user_id", "key_alias", "model",
                               "deployment", "router", "prompt_tokens", "completion_tokens", "spend", "latency_ms",
-                              "status", "error_code", "start_time", "end_time", "ttl", "response_id", "request_tags")
+                              "status", "error_code", "start_time", "end_time", "ttl", "response_id", "request_tags", "end_user")
 
 
 def spend_log(raw: dict[str, Any]) -> SpendLog:
