@@ -21,6 +21,7 @@ litellm_settings:
   drop_params: true
   success_callback: ["langfuse"]
   cache: true
+  cache_params: {type: redis, host: redis.example, ttl: 60}
 general_settings:
   database_url: postgresql://example
   allow_client_side_credentials: false
@@ -34,8 +35,10 @@ router_settings:
 def test_every_unhonoured_key_is_named_in_one_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="gateway.runtime"):
         engine = build_engine(parse_config(LITELLM_CONFIG))
-    expected = ["general_settings.database_url", "guardrails", "litellm_settings.cache",
-                "litellm_settings.success_callback", "router_settings.made_up_setting"]
+    # cache is served (gateway.response_cache, on DynamoDB): only the redis backend's own settings are not
+    expected = ["general_settings.database_url", "guardrails", "litellm_settings.cache_params.host",
+                "litellm_settings.cache_params.type", "litellm_settings.success_callback",
+                "router_settings.made_up_setting"]
     assert list(engine.ignored) == expected  # redis_host is litellm Router's own argument: passed on
     warnings = [r.getMessage() for r in caplog.records if "not honoured" in r.getMessage()]
     assert len(warnings) == 1 and all(name in warnings[0] for name in expected)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from gateway import errors
 from gateway.request_policy import CHAT, COMPLETION, EMBEDDING, ClientAuth, Protocol, screen
+from gateway.response_cache.policy import CacheControl
 
 Message = dict[str, Any]
 
@@ -27,6 +28,7 @@ class _Request(BaseModel):
     user: str | None = None
     metadata: dict[str, Any] | None = None
     fallbacks: list[str] | None = None  # the caller's own chain, checked against the key's grant
+    cache: CacheControl | None = None  # LiteLLM's per-request cache controls (gateway.response_cache)
     _client_auth: ClientAuth = PrivateAttr(default_factory=ClientAuth)
     _dropped: tuple[str, ...] = PrivateAttr(default=())
     _adapter_params: dict[str, Any] = PrivateAttr(default_factory=dict)

@@ -17,6 +17,9 @@ HONOURED_LITELLM_SETTINGS = frozenset({
     "drop_params", "modify_params", "request_timeout", "num_retries", "set_verbose", "max_budget",
     "default_max_tokens", "allowed_fails", "disable_add_transform_inline_image_block", "budget_exceeded_status_code",
 })
+#: ``litellm_settings`` the gateway reads itself (never set on litellm: ``gateway.response_cache``
+#: replaces litellm's own cache, whose key callers can influence)
+GATEWAY_LITELLM_SETTINGS = frozenset({"cache", "cache_params"})
 #: ``router_settings`` the gateway reads itself rather than passing them to litellm's Router
 GATEWAY_ROUTER_SETTINGS = frozenset({"llm_routers"})
 
@@ -33,7 +36,12 @@ def not_honoured(config: GatewayConfig) -> list[str]:
     ignored = [name for name in (config.model_extra or {})]
     ignored += [f"general_settings.{name}" for name in (config.general_settings.model_extra or {})]
     ignored += [f"litellm_settings.{name}" for name in config.litellm_settings.model_dump(exclude_none=True)
-                if name not in HONOURED_LITELLM_SETTINGS]
+                if name not in HONOURED_LITELLM_SETTINGS | GATEWAY_LITELLM_SETTINGS]
+    params = config.litellm_settings.cache_params
+    if params is not None:  # a LiteLLM backend's own settings (host, s3_bucket_name, ...) mean nothing here
+        ignored += [f"litellm_settings.cache_params.{name}" for name in (params.model_extra or {})]
+        if params.type != "dynamodb":
+            ignored.append("litellm_settings.cache_params.type")
     accepted = router_arguments() | GATEWAY_ROUTER_SETTINGS
     ignored += [f"router_settings.{name}" for name in config.router_settings.model_dump(exclude_none=True)
                 if name not in accepted]

@@ -124,6 +124,7 @@ def log_view(log: SpendLog) -> dict[str, Any]:
     return {
         "request_id": log.request_id,
         "response_id": log.response_id,
+        "cache_hit": log.cache_hit,
         "api_key": log.key_hash,
         "team_id": log.team_id,
         "user": log.user_id,

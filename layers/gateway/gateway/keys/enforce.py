@@ -175,6 +175,7 @@ def settle(
     payload: dict | None = None,
     response_id: str | None = None,
     model: str | None = None,
+    cache_hit: bool = False,
 ) -> None:
     """Turn the reservation into the real cost, free the slot, write the spend log (exactly once).
 
@@ -183,6 +184,7 @@ def settle(
     "response": ...}``) is stored only when ``GATEWAY_LOG_PROMPTS`` is on, truncated to
     ``SPEND_LOG_MAX_PAYLOAD_BYTES`` (default 64 KiB; DynamoDB items are capped at 400 KB).
     ``model``: the group that answered, when a fallback means it is not the admitted one.
+    ``cache_hit``: answered from the response cache (``gateway.response_cache``), at cost 0.
     """
     if admission.done:
         return
@@ -197,6 +199,7 @@ def settle(
         completion_tokens=int(completion_tokens), cost=actual, latency_ms=float(latency_ms),
         status=int(status), error_code=error_code, start_time=admission.start_time, end_time=now,
         ttl=spend.log_ttl(now), payload=spend.payload_text(payload), response_id=response_id,
+        cache_hit=cache_hit,
     )
     key_delta = team_delta = None
     if admission.key_reserved is not None:

@@ -158,3 +158,4 @@ class SpendLog:
     ttl: int
     payload: str | None = None  # request/response JSON, only when GATEWAY_LOG_PROMPTS is on (truncated)
     response_id: str | None = None  # the answer's own id (chatcmpl-..., msg_..., resp_...), as LiteLLM logs it
+    cache_hit: bool = False  # answered from the response cache, as LiteLLM's spend logs say it

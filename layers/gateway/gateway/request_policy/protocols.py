@@ -4,7 +4,8 @@ The lists are the protocols' documented request parameters (OpenAI API reference
 completion, Create completion, Create embeddings) plus provider extras that litellm translates for
 the providers that take them and that cannot redirect, re-credential or re-price a call (``top_k``,
 ``reasoning_effort``, ``thinking``, ...). ``model`` and the input itself are handled by the pipeline.
-``metadata`` is read by the gateway (router, tags) and is never passed to litellm.
+``metadata`` is read by the gateway (router, tags) and is never passed to litellm, nor is ``cache``
+(LiteLLM's per-request cache controls, read by ``gateway.response_cache``).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class Protocol:
         return name in self.allowed or name in self.gateway_fields
 
 
-_GATEWAY_FIELDS = frozenset({"model", "metadata", "stream", "stream_options", "fallbacks"})
+_GATEWAY_FIELDS = frozenset({"model", "metadata", "stream", "stream_options", "fallbacks", "cache"})
 
 # Extras some providers take (litellm maps or drops them per provider); none names a host, a key,
 # a price or a callback.
@@ -52,5 +53,5 @@ COMPLETION = Protocol(
 EMBEDDING = Protocol(
     name="embeddings",
     allowed=frozenset({"input", "dimensions", "encoding_format", "user", "input_type"}),
-    gateway_fields=frozenset({"model", "metadata", "fallbacks"}),
+    gateway_fields=frozenset({"model", "metadata", "fallbacks", "cache"}),
 )

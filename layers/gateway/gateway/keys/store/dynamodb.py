@@ -347,6 +347,7 @@ def log_item(log: SpendLog) -> dict[str, Any]:
         "ttl": log.ttl,
         "payload": log.payload,
         "response_id": log.response_id,
+        "cache_hit": True if log.cache_hit else None,  # left out when false, like the other optional fields
     }
 
 
@@ -371,6 +372,7 @@ def spend_log(raw: dict[str, Any]) -> SpendLog:
         ttl=int(raw.get("ttl", 0)),
         payload=raw.get("payload"),
         response_id=raw.get("response_id"),
+        cache_hit=bool(raw.get("cache_hit", False)),
     )
 
 
