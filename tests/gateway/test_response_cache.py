@@ -251,3 +251,16 @@ def test_a_semantic_cache_type_is_refused_with_a_clear_config_error():
     config = _config().replace(b"type: dynamodb", b"type: redis-semantic")
     with pytest.raises(ConfigError, match="semantic caching"):
         parse_config(config, env={"FAKE_UPSTREAM_URL": "http://127.0.0.1:1/v1"})
+
+
+def test_default_off_needs_use_cache_and_call_types_pick_the_kinds():
+    from gateway.config.parse import parse_config
+    from gateway.response_cache.policy import CacheControl, plan
+    from gateway.response_cache.settings import from_config
+
+    config = _config().replace(b"type: dynamodb", b"type: dynamodb\n    mode: default_off\n"
+                               b"    supported_call_types: [aembedding]")
+    settings = from_config(parse_config(config, env={"FAKE_UPSTREAM_URL": "http://127.0.0.1:1/v1"}).config)
+    assert settings is not None and settings.kinds == frozenset({"embedding"})
+    assert plan(settings, None) is None
+    assert plan(settings, CacheControl.model_validate({"use-cache": True})) is not None
