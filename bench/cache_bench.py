@@ -27,8 +27,9 @@ import string
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "gateway")]
@@ -70,12 +71,12 @@ def _row(name: str, samples: list[float]) -> dict[str, Any]:
 async def run(n: int) -> list[dict[str, Any]]:
     import boto3
     import litellm
-    from litellm.caching.s3_cache import S3Cache
-    from starlette.concurrency import run_in_threadpool
-
     from gateway import aws
     from gateway.response_cache import store
     from gateway_dev import devstack
+    from litellm.caching.s3_cache import S3Cache
+    from starlette.concurrency import run_in_threadpool
+
     from tests.support.upstream import FakeUpstream
 
     moto = devstack.MotoServer.start()
@@ -97,20 +98,7 @@ async def run(n: int) -> list[dict[str, Any]]:
             _s3_get_missing, s3))))
 
         for words in (200, 4000):
-            body = _answer(words)
-            raw, packed = len(json.dumps(body)), len(store.encode(body))
-            label = f"{words} words ({raw} B JSON, {packed} B zlib)"
-            key = uuid.uuid4().hex
-            now = time.time()
-            rows.append(_row(f"gateway DynamoDB write, {label}", await _time(n, lambda: run_in_threadpool(
-                store.put, TABLE, key, body, group="fake", ttl=600, now=now, max_item_bytes=350_000))))
-            rows.append(_row(f"gateway DynamoDB hit, {label}", await _time(n, lambda: run_in_threadpool(
-                store.get, TABLE, key, now=time.time(), max_age=None))))
-            s3_key = f"{key}:s3"
-            stored = {"timestamp": time.time(), "response": json.dumps(body)}  # Cache._add_cache_logic's shape
-            rows.append(_row(f"litellm S3Cache write, {label}", await _time(n, lambda: s3_cache.async_set_cache(
-                s3_key, stored, ttl=600))))
-            rows.append(_row(f"litellm S3Cache hit, {label}", await _time(n, lambda: s3_cache.async_get_cache(s3_key))))
+            rows += await _sized(n, words, s3_cache)
         rows.append(_row("gateway DynamoDB miss", await _time(n, lambda: run_in_threadpool(
             store.get, TABLE, "absent", now=time.time(), max_age=None))))
         rows.append(_row("litellm S3Cache miss", await _time(n, lambda: s3_cache.async_get_cache("absent"))))
@@ -122,6 +110,26 @@ async def run(n: int) -> list[dict[str, Any]]:
         upstream.stop()
         moto.stop()
     return rows
+
+
+async def _sized(n: int, words: int, s3_cache: Any) -> list[dict[str, Any]]:
+    """Write and hit rows of both caches for one answer size."""
+    from gateway.response_cache import store
+    from starlette.concurrency import run_in_threadpool
+
+    body = _answer(words)
+    label = f"{words} words ({len(json.dumps(body))} B JSON, {len(store.encode(body))} B zlib)"
+    key, now = uuid.uuid4().hex, time.time()
+    s3_key = f"{key}:s3"
+    stored = {"timestamp": now, "response": json.dumps(body)}  # Cache._add_cache_logic's shape
+    return [
+        _row(f"gateway DynamoDB write, {label}", await _time(n, lambda: run_in_threadpool(
+            store.put, TABLE, key, body, group="fake", ttl=600, now=now, max_item_bytes=350_000))),
+        _row(f"gateway DynamoDB hit, {label}", await _time(n, lambda: run_in_threadpool(
+            store.get, TABLE, key, now=time.time(), max_age=None))),
+        _row(f"litellm S3Cache write, {label}", await _time(n, lambda: s3_cache.async_set_cache(s3_key, stored, ttl=600))),
+        _row(f"litellm S3Cache hit, {label}", await _time(n, lambda: s3_cache.async_get_cache(s3_key))),
+    ]
 
 
 def _s3_get_missing(s3: Any) -> None:

@@ -50,7 +50,6 @@ def _tail(path: str) -> str:
 def instances(stack, moto_server, upstream):
     """Two gateway processes on the cache config, ready before the tests start."""
     import boto3
-
     from gateway_dev import devstack
 
     boto3.client("s3", endpoint_url=moto_server.endpoint).put_object(Bucket=BUCKET, Key=CACHE_CONFIG_KEY,

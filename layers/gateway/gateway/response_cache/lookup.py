@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +25,9 @@ from gateway.response_cache import store
 from gateway.response_cache.key import cache_key
 from gateway.response_cache.policy import Plan, plan
 from gateway.settings import get_settings
+
+if TYPE_CHECKING:  # the pipeline imports this package; its Call is only a type here
+    from gateway.completions import Call
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ class Cached:
         the caller nothing it did not send."""
         return {"x-gateway-cache": "hit" if self.hit is not None else "miss", "x-litellm-cache-key": self.key}
 
-    async def settle_hit(self, call: Any) -> dict[str, str]:
+    async def settle_hit(self, call: Call) -> dict[str, str]:
         """Bill a hit at 0 through the usual settlement (the spend log says ``cache_hit``); its headers."""
         usage = self.hit.get("usage") if self.hit else None
         usage = usage if isinstance(usage, dict) else {}
@@ -63,7 +66,7 @@ class Cached:
                        prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
         return {**self.headers(), "x-litellm-response-cost": "0.0"}
 
-    async def remember(self, call: Any, body: dict[str, Any]) -> None:
+    async def remember(self, call: Call, body: dict[str, Any]) -> None:
         """Store a fresh answer (unless ``no-store``, a fallback answered, or it has no choices)."""
         if not self.plan.store or (call.answered or call.group) != call.group:
             return
@@ -84,7 +87,7 @@ class Cached:
             await run_in_threadpool(put)
 
 
-async def lookup(config: GatewayConfig, call: Any, body: Any) -> Cached | None:
+async def lookup(config: GatewayConfig, call: Call, body: Any) -> Cached | None:
     """The call's cache use (with ``hit`` set when a live entry exists), or None when it is not cached."""
     settings = cache_settings.from_config(config)
     table = get_settings().table_name
