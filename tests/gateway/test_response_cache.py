@@ -233,14 +233,38 @@ def test_embeddings_and_text_completions_are_cached_too(sdk, upstream):
         assert raw.headers["x-gateway-cache"] == expected
 
 
-def test_a_stream_skips_the_cache(sdk, upstream):
+def test_a_stream_replays_a_hit_and_stores_nothing_itself(sdk, upstream):
     messages = _prompt("stream")
-    _chat(sdk(0), messages)
-    with sdk(1).chat.completions.with_streaming_response.create(model="fake", messages=messages, stream=True) as raw:
-        assert "x-gateway-cache" not in raw.headers
-        assert "".join(chunk.choices[0].delta.content or "" for chunk in raw.parse() if chunk.choices)
-    asked = [r["body"] for r in upstream.calls() if r["body"].get("messages") == messages]
-    assert len(asked) == 2 and asked[1].get("stream") is True
+    with sdk(0).chat.completions.with_streaming_response.create(model="fake", messages=messages, stream=True) as raw:
+        assert raw.headers["x-gateway-cache"] == "miss"
+        streamed = "".join(chunk.choices[0].delta.content or "" for chunk in raw.parse() if chunk.choices)
+    assert _chat(sdk(1), messages)[1]["x-gateway-cache"] == "miss"  # the stream stored nothing
+    stored, _ = _chat(sdk(0), messages)
+    assert _asked(upstream, messages) == 2
+    with sdk(1).chat.completions.with_streaming_response.create(model="fake", messages=messages, stream=True,
+                                                                 stream_options={"include_usage": True}) as raw:
+        assert raw.headers["x-gateway-cache"] == "hit"
+        chunks = list(raw.parse())
+    assert _asked(upstream, messages) == 2 and streamed
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == stored.choices[0].message.content
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].usage.completion_tokens == stored.usage.completion_tokens and chunks[0].id == stored.id
+
+
+def test_a_hit_replays_tool_calls_and_text_completions_as_streams(sdk, upstream):
+    messages = _prompt("tools")
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]
+    stored, _ = _chat(sdk(0), messages, tools=tools)
+    chunks = list(sdk(1).chat.completions.create(model="fake", messages=messages, tools=tools, stream=True))
+    calls = [call for c in chunks if c.choices for call in (c.choices[0].delta.tool_calls or [])]
+    assert [(call.function.name, call.function.arguments) for call in calls] == [
+        (call.function.name, call.function.arguments) for call in stored.choices[0].message.tool_calls]
+    assert _asked(upstream, messages) == 1
+    prompt = f"stream text {uuid.uuid4().hex}"
+    text = sdk(0).completions.create(model="fake", prompt=prompt).choices[0].text
+    replayed = list(sdk(1).completions.create(model="fake", prompt=prompt, stream=True))
+    assert "".join(c.choices[0].text for c in replayed if c.choices) == text
+    assert sum(1 for r in upstream.calls() if r["body"].get("prompt") in (prompt, [prompt])) == 1
 
 
 def test_a_semantic_cache_type_is_refused_with_a_clear_config_error():

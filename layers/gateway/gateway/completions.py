@@ -382,9 +382,14 @@ async def open_chunks(engine: Engine, call: Call, body: Any) -> Chunks:
 
 
 async def open_stream(engine: Engine, call: Call, body: Any) -> Stream:
-    """A streaming call in OpenAI's SSE (``data: {chunk}`` lines, an in-band error, ``[DONE]``)."""
+    """A streaming call in OpenAI's SSE (``data: {chunk}`` lines, an in-band error, ``[DONE]``);
+    a response-cache hit is replayed in the same form."""
+    cached = await response_cache.lookup(engine.config, call, body)
+    if cached is not None and cached.hit is not None:
+        return Stream(events=response_cache.replay(call.kind, cached.hit),
+                      headers={**call.headers(), **await cached.settle_hit(call)})
     chunks = await open_chunks(engine, call, body)
-    return Stream(events=_openai_events(chunks.chunks), headers=chunks.headers)
+    return Stream(events=_openai_events(chunks.chunks), headers={**chunks.headers, **(cached.headers() if cached else {})})
 
 
 async def _openai_events(chunks: AsyncIterator[Any]) -> AsyncIterator[str]:

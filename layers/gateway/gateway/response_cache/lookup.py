@@ -3,7 +3,8 @@
 A lookup runs inside ``completions.complete``, after ``completions.start`` checked the caller's
 access to the group (and reserved budget), so an entry of a group is read only for callers of that
 group. The cache is an optimisation: a store failure is a miss, never a failed request.
-Not cached: streams (``open_chunks`` does not come here), calls with the caller's own credentials
+A stream reads the cache (``completions.open_stream``: a hit is replayed, ``replay``) but does
+not write it: its answer arrives in pieces. Not cached: calls with the caller's own credentials
 or endpoint (their answer is not the deployment's), answers from a fallback group (another group's
 answer must not be served under this group's key), and the kinds ``settings.CALL_TYPES`` leaves out.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -67,7 +68,7 @@ class Cached:
         return {**self.headers(), "x-litellm-response-cost": "0.0"}
 
     async def remember(self, call: Call, body: dict[str, Any]) -> None:
-        """Store a fresh answer (unless ``no-store``, a fallback answered, or it has no choices)."""
+        """Store a fresh answer (unless ``no-store``, a stream, a fallback answered, or it has no choices)."""
         if not self.plan.store or (call.answered or call.group) != call.group:
             return
         if call.kind != "embedding" and not body.get("choices"):
@@ -93,13 +94,13 @@ async def lookup(config: GatewayConfig, call: Call, body: Any) -> Cached | None:
     table = get_settings().table_name
     if settings is None or not table or call.kind not in settings.kinds or call.client_params:
         return None
-    if getattr(body, "stream", False):
-        return None
     request_plan = plan(settings, getattr(body, "cache", None))
     if request_plan is None:
         return None
     key = cache_key(namespace=settings.namespace, caller_namespace=request_plan.caller_namespace, group=call.group,
                     kind=call.kind, inputs=getattr(body, _INPUT_FIELDS[call.kind]), params=body.provider_params())
+    if getattr(body, "stream", False):
+        request_plan = replace(request_plan, store=False)
     cached = Cached(key=key, plan=request_plan, table=table, settings=settings)
     if request_plan.lookup:
         try:
