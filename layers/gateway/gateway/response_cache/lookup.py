@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -44,7 +44,6 @@ class Cached:
     table: str
     settings: cache_settings.CacheSettings
     hit: dict[str, Any] | None = None
-    _stored: bool = field(default=False, repr=False)
 
     def headers(self) -> dict[str, str]:
         """``x-gateway-cache`` and LiteLLM's ``x-litellm-cache-key`` (``ProxyBaseLLMRequestProcessing
