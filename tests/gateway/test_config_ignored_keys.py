@@ -44,6 +44,12 @@ def test_every_unhonoured_key_is_named_in_one_warning(caplog):
     assert len(warnings) == 1 and all(name in warnings[0] for name in expected)
 
 
+def test_cache_params_without_cache_on_are_named():
+    text = (b"model_list:\n  - model_name: m\n    litellm_params: {model: openai/mock, api_key: x}\n"
+            b"litellm_settings:\n  cache_params: {ttl: 60}\n")
+    assert build_engine(parse_config(text)).ignored == ("litellm_settings.cache_params",)
+
+
 def test_a_clean_config_warns_about_nothing(caplog):
     with caplog.at_level(logging.WARNING, logger="gateway.runtime"):
         engine = build_engine(parse_config(b"model_list:\n  - model_name: m\n    litellm_params: {model: openai/mock, api_key: x}\n"))

@@ -38,7 +38,9 @@ def not_honoured(config: GatewayConfig) -> list[str]:
     ignored += [f"litellm_settings.{name}" for name in config.litellm_settings.model_dump(exclude_none=True)
                 if name not in HONOURED_LITELLM_SETTINGS | GATEWAY_LITELLM_SETTINGS]
     params = config.litellm_settings.cache_params
-    if params is not None:  # a LiteLLM backend's own settings (host, s3_bucket_name, ...) mean nothing here
+    if params is not None and not config.litellm_settings.cache:  # settings of a cache that is off
+        ignored.append("litellm_settings.cache_params")
+    elif params is not None:  # a LiteLLM backend's own settings (host, s3_bucket_name, ...) mean nothing here
         ignored += [f"litellm_settings.cache_params.{name}" for name in (params.model_extra or {})]
         if params.type != "dynamodb":
             ignored.append("litellm_settings.cache_params.type")
