@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["gateway_bench.py", "protocols_bench.py", "router_bench.py", "keys_bench.py", "batch_bench.py"]
+SCRIPTS = ["gateway_bench.py", "protocols_bench.py", "router_bench.py", "keys_bench.py", "batch_bench.py", "cache_bench.py"]
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ vector_store_registry: []
 litellm_settings:
   drop_params: true
   cache: true
+  cache_params: {type: redis, host: redis.example, ttl: 60}
 general_settings:
   database_url: postgresql://example
   allow_client_side_credentials: false
@@ -31,11 +32,18 @@ router_settings:
 def test_every_unhonoured_key_is_named_in_one_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="gateway.runtime"):
         engine = build_engine(parse_config(LITELLM_CONFIG))
-    expected = ["general_settings.database_url", "litellm_settings.cache", "router_settings.made_up_setting",
-                "vector_store_registry"]
+    # cache is served (gateway.response_cache, on DynamoDB): only the redis backend's own settings are not
+    expected = ["general_settings.database_url", "litellm_settings.cache_params.host",
+                "litellm_settings.cache_params.type", "router_settings.made_up_setting", "vector_store_registry"]
     assert list(engine.ignored) == expected  # redis_host is litellm Router's own argument: passed on
     warnings = [r.getMessage() for r in caplog.records if "not honoured" in r.getMessage()]
     assert len(warnings) == 1 and all(name in warnings[0] for name in expected)
+
+
+def test_cache_params_without_cache_on_are_named():
+    text = (b"model_list:\n  - model_name: m\n    litellm_params: {model: openai/mock, api_key: x}\n"
+            b"litellm_settings:\n  cache_params: {ttl: 60}\n")
+    assert build_engine(parse_config(text)).ignored == ("litellm_settings.cache_params",)
 
 
 def test_a_clean_config_warns_about_nothing(caplog):

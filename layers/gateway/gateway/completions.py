@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Literal
 
-from gateway import accounting, errors, request_policy
+from gateway import accounting, errors, request_policy, response_cache
 from gateway.principal import Principal
 from gateway.observability import annotate, record_request, subsegment
 from gateway.providers import to_gateway_error
@@ -336,7 +336,10 @@ async def _invoke(engine: Engine, call: Call, body: Any, *, stream: bool) -> Any
 
 
 async def complete(engine: Engine, call: Call, body: Any) -> Result:
-    """A non-streaming call, settled before it returns."""
+    """A non-streaming call, settled before it returns; answered from the response cache on a hit."""
+    cached = await response_cache.lookup(engine.config, call, body)
+    if cached is not None and cached.hit is not None:
+        return Result(body=cached.hit, headers={**call.headers(), **await cached.settle_hit(call)})
     try:
         response = await _invoke(engine, call, body, stream=False)
     except Exception as exc:
@@ -361,7 +364,11 @@ async def complete(engine: Engine, call: Call, body: Any) -> Result:
     record_request(route=call.kind, model=call.group, status=200, latency_ms=latency,
                    prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
     annotate(status=200)
-    return Result(body=_clean(data), headers=_response_headers(engine, call, response, cost), response=response)
+    headers = _response_headers(engine, call, response, cost)
+    if cached is not None:
+        await cached.remember(call, _clean(data))
+        headers.update(cached.headers())
+    return Result(body=_clean(data), headers=headers, response=response)
 
 
 def _clean(data: dict[str, Any]) -> dict[str, Any]:
@@ -397,9 +404,14 @@ async def open_chunks(engine: Engine, call: Call, body: Any) -> Chunks:
 
 
 async def open_stream(engine: Engine, call: Call, body: Any) -> Stream:
-    """A streaming call in OpenAI's SSE (``data: {chunk}`` lines, an in-band error, ``[DONE]``)."""
+    """A streaming call in OpenAI's SSE (``data: {chunk}`` lines, an in-band error, ``[DONE]``);
+    a response-cache hit is replayed in the same form."""
+    cached = await response_cache.lookup(engine.config, call, body)
+    if cached is not None and cached.hit is not None:
+        return Stream(events=response_cache.replay(call.kind, cached.hit),
+                      headers={**call.headers(), **await cached.settle_hit(call)})
     chunks = await open_chunks(engine, call, body)
-    return Stream(events=_openai_events(chunks.chunks), headers=chunks.headers)
+    return Stream(events=_openai_events(chunks.chunks), headers={**chunks.headers, **(cached.headers() if cached else {})})
 
 
 async def _openai_events(chunks: AsyncIterator[Any]) -> AsyncIterator[str]:

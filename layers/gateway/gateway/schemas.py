@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from gateway import errors, spend_tags
 from gateway.request_policy import CHAT, COMPLETION, EMBEDDING, ClientAuth, Protocol, screen
+from gateway.response_cache.policy import CacheControl
 
 Message = dict[str, Any]
 #: the protocols whose bodies carry LiteLLM's spend tags (``metadata.tags``, ``tags``); the Responses
@@ -31,6 +32,7 @@ class _Request(BaseModel):
     metadata: dict[str, Any] | None = None
     fallbacks: list[str] | None = None  # the caller's own chain, checked against the key's grant
     tags: list[str] | None = None  # LiteLLM's top-level spend tags: recorded, never passed on
+    cache: CacheControl | None = None  # LiteLLM's per-request cache controls (gateway.response_cache)
     _client_auth: ClientAuth = PrivateAttr(default_factory=ClientAuth)
     _dropped: tuple[str, ...] = PrivateAttr(default=())
     _adapter_params: dict[str, Any] = PrivateAttr(default_factory=dict)

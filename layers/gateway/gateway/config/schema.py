@@ -106,6 +106,42 @@ class RouterSettings(_Open):
     llm_routers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
+#: LiteLLM's ``cache_params.type`` values (``litellm.types.caching.LiteLLMCacheType``, 1.106.2): the
+#: exact-match ones are served by the gateway's shared DynamoDB cache (``gateway.response_cache``);
+#: the semantic ones need an embedding index the gateway does not run, so they are refused.
+EXACT_CACHE_TYPES = ("dynamodb", "local", "redis", "s3", "disk", "gcs", "azure-blob")
+SEMANTIC_CACHE_TYPES = ("redis-semantic", "qdrant-semantic", "valkey-semantic")
+CACHE_MAX_TTL_SECONDS = 7 * 24 * 3600  # a bound on admin input; DynamoDB TTL has none
+#: ``litellm.types.caching.CachingSupportedCallTypes`` (1.106.2)
+CacheCallType = Literal["completion", "acompletion", "embedding", "aembedding", "atranscription", "transcription",
+                        "atext_completion", "text_completion", "arerank", "rerank", "responses", "aresponses",
+                        "anthropic_messages", "aanthropic_messages"]
+
+
+class CacheParams(_Open):
+    """LiteLLM's ``litellm_settings.cache_params`` (``litellm.caching.caching.Cache.__init__``): the
+    names the gateway reads are typed; the backend's connection settings (``host``,
+    ``s3_bucket_name``, ...) are kept and named not honoured (``config.ignored``)."""
+
+    type: str = "dynamodb"
+    ttl: int = Field(default=3600, ge=1, le=CACHE_MAX_TTL_SECONDS)
+    namespace: str | None = Field(default=None, min_length=1, max_length=64)
+    mode: Literal["default_on", "default_off"] = "default_on"
+    supported_call_types: list[CacheCallType] | None = Field(default=None, max_length=20)
+    # Gateway extension: the largest answer stored, zlib-compressed (DynamoDB caps items at 400 KB)
+    max_item_bytes: int = Field(default=350_000, ge=1024, le=380_000)
+
+    @field_validator("type")
+    @classmethod
+    def _exact_match_only(cls, value: str) -> str:
+        if value in SEMANTIC_CACHE_TYPES:
+            raise ValueError(f"semantic caching ('{value}') is not supported by this gateway; use an "
+                             f"exact-match type ({', '.join(EXACT_CACHE_TYPES)}) or remove cache_params.type")
+        if value not in EXACT_CACHE_TYPES:
+            raise ValueError(f"unknown cache type '{value}'; expected one of {', '.join(EXACT_CACHE_TYPES)}")
+        return value
+
+
 class LiteLLMSettings(_Open):
     drop_params: bool | None = None
     modify_params: bool | None = None
@@ -121,6 +157,9 @@ class LiteLLMSettings(_Open):
     # LiteLLM's status for a budget refusal (``litellm.budget_exceeded_status_code``, 422 in 1.106.2;
     # 429 restores the older answer, which SDKs retry)
     budget_exceeded_status_code: int | None = Field(default=None, ge=400, le=499)
+    # LiteLLM's response cache switch and its settings, served by ``gateway.response_cache``
+    cache: bool | None = None
+    cache_params: CacheParams | None = None
 
 
 class GeneralSettings(_Open):

@@ -127,6 +127,7 @@ def log_view(log: SpendLog) -> dict[str, Any]:
         "request_id": log.request_id,
         "response_id": log.response_id,
         "request_tags": list(log.request_tags),
+        "cache_hit": log.cache_hit,
         "api_key": log.key_hash,
         "team_id": log.team_id,
         "user": log.user_id,

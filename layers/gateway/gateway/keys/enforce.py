@@ -290,6 +290,7 @@ def settle(
     payload: dict | None = None,
     response_id: str | None = None,
     model: str | None = None,
+    cache_hit: bool = False,
 ) -> None:
     """Turn the reservation into the real cost, free the slot, write the spend log (exactly once).
 
@@ -298,6 +299,7 @@ def settle(
     "response": ...}``) is stored only when ``GATEWAY_LOG_PROMPTS`` is on, truncated to
     ``SPEND_LOG_MAX_PAYLOAD_BYTES`` (default 64 KiB; DynamoDB items are capped at 400 KB).
     ``model``: the group that answered, when a fallback means it is not the admitted one.
+    ``cache_hit``: answered from the response cache (``gateway.response_cache``), at cost 0.
     """
     if admission.done:
         return
@@ -314,6 +316,7 @@ def settle(
         ttl=spend.log_ttl(now), payload=spend.payload_text(payload), response_id=response_id,
         end_user=admission.end_user,
         request_tags=admission.request_tags,
+        cache_hit=cache_hit,
     )
     key_delta = team_delta = None
     if admission.key_reserved is not None:

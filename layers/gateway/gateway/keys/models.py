@@ -163,6 +163,7 @@ class SpendLog:
     response_id: str | None = None  # the answer's own id (chatcmpl-..., msg_..., resp_...), as LiteLLM logs it
     end_user: str | None = None  # the request's ``user`` (LiteLLM's customer / end user), when it names one
     request_tags: tuple[str, ...] = ()  # the request's, key's and team's spend tags (gateway.spend_tags)
+    cache_hit: bool = False  # answered from the response cache, as LiteLLM's spend logs say it
 
 
 AccountKind = Literal["user", "customer"]

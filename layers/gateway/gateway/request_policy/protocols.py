@@ -5,7 +5,8 @@ completion, Create completion, Create embeddings) plus provider extras that lite
 the providers that take them and that cannot redirect, re-credential or re-price a call (``top_k``,
 ``reasoning_effort``, ``thinking``, ...). ``model`` and the input itself are handled by the pipeline.
 ``metadata`` and ``tags`` (LiteLLM's top-level spend tags) are read by the gateway (router, spend
-tags) and are never passed to litellm.
+tags) and are never passed to litellm, nor is ``cache`` (LiteLLM's per-request cache controls, read
+by ``gateway.response_cache``).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class Protocol:
         return name in self.allowed or name in self.gateway_fields
 
 
-_GATEWAY_FIELDS = frozenset({"model", "metadata", "stream", "stream_options", "fallbacks", "tags"})
+_GATEWAY_FIELDS = frozenset({"model", "metadata", "stream", "stream_options", "fallbacks", "tags", "cache"})
 
 # Extras some providers take (litellm maps or drops them per provider); none names a host, a key,
 # a price or a callback.
@@ -53,5 +54,5 @@ COMPLETION = Protocol(
 EMBEDDING = Protocol(
     name="embeddings",
     allowed=frozenset({"input", "dimensions", "encoding_format", "user", "input_type"}),
-    gateway_fields=frozenset({"model", "metadata", "fallbacks", "tags"}),
+    gateway_fields=frozenset({"model", "metadata", "fallbacks", "tags", "cache"}),
 )

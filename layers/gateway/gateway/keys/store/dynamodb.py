@@ -209,13 +209,14 @@ def log_item(log: SpendLog) -> dict[str, Any]:
         "response_id": log.response_id,
         "end_user": log.end_user,
         "request_tags": list(log.request_tags) or None,
+        "cache_hit": True if log.cache_hit else None,  # left out when false, like the other optional fields
     }
 
 
 #: what ``log_item`` writes, less ``payload`` (``query_logs(with_payload=False)`` reads these)
 _LOG_ATTRS_WITHOUT_PAYLOAD = ("type", "request_id", "api_key", "team_id", "user_id", "key_alias", "model",
                               "deployment", "router", "prompt_tokens", "completion_tokens", "spend", "latency_ms",
-                              "status", "error_code", "start_time", "end_time", "ttl", "response_id", "request_tags", "end_user")
+                              "status", "error_code", "start_time", "end_time", "ttl", "response_id", "request_tags", "end_user", "cache_hit")
 
 
 def spend_log(raw: dict[str, Any]) -> SpendLog:
@@ -241,6 +242,7 @@ def spend_log(raw: dict[str, Any]) -> SpendLog:
         response_id=raw.get("response_id"),
         end_user=raw.get("end_user"),
         request_tags=tuple(tag for tag in raw.get("request_tags") or () if isinstance(tag, str)),
+        cache_hit=bool(raw.get("cache_hit", False)),
     )
 
 
