@@ -84,3 +84,21 @@ failures_seen: list[dict[str, Any]] = []
 def failure_function(kwargs, completion_response, start_time, end_time) -> None:
     """A plain callback function (``failure_callback: [module.function]``), as litellm accepts."""
     failures_seen.append({"model": kwargs.get("model")})
+
+
+class FileRecorder(CustomLogger):
+    """Appends one JSON line per success to ``$CALLBACK_EVENTS_FILE``: a logger a gateway running in
+    another process can be observed by (tests/gateway/test_litellm_dropin_config.py)."""
+
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        import json
+        import os
+
+        path = os.environ.get("CALLBACK_EVENTS_FILE")
+        if path:
+            group = (kwargs.get("litellm_params") or {}).get("metadata", {}).get("model_group") or kwargs.get("model")
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(json.dumps({"kind": "success", "model": group}) + "\n")
+
+
+file_recorder = FileRecorder()
