@@ -238,3 +238,30 @@ def test_blocking_a_team_refuses_its_keys_until_unblocked(http_server, base_url)
     assert blocked.value.body["code"] == "team_blocked"
     _admin(http_server, "/team/unblock", {"team_id": team_id})
     assert _ask(client).choices
+
+
+# ---------------------------------------------------------------- tags
+def test_a_tags_budget_holds_for_every_request_carrying_it(http_server, base_url):
+    tag = "proj:" + uuid.uuid4().hex[:8]
+    made = _admin(http_server, "/tag/new", {"name": tag, "description": "a project", "max_budget": 0.000065})
+    assert made["name"] == tag and made["litellm_budget_table"]["max_budget"] == 0.000065
+    tagged_key = _admin(http_server, "/key/generate", {"metadata": {"tags": [tag]}})["key"]
+    plain_key = _admin(http_server, "/key/generate", {})["key"]
+    outcomes = []
+    for key, extra in ((plain_key, {"extra_body": {"tags": [tag]}}), (tagged_key, {}),
+                       (plain_key, {"extra_body": {"metadata": {"tags": [tag]}}}), (tagged_key, {})):
+        try:
+            _ask(_client(base_url, key), **extra)
+            outcomes.append("ok")
+        except UnprocessableEntityError as exc:
+            assert f"tag {tag}" in exc.body["message"]
+            outcomes.append("refused")
+    assert outcomes == ["ok", "ok", "refused", "refused"]  # the request's tag or the key's: the same budget
+    assert _ask(_client(base_url, plain_key)).choices  # untagged: not limited by it
+    info = _admin(http_server, "/tag/info", {"names": [tag]})[tag]
+    assert info["spend"] == pytest.approx(2 * FAKE_COST) and info["description"] == "a project"
+    assert _admin(http_server, "/tag/update", {"name": tag, "max_budget": 1.0})["max_budget"] == 1.0
+    assert _ask(_client(base_url, tagged_key)).choices
+    assert tag in [t["name"] for t in _admin(http_server, "/tag/list", method="get")]
+    _admin(http_server, "/tag/delete", {"name": tag})
+    _admin(http_server, "/tag/info", {"names": [tag]}, expect=404)

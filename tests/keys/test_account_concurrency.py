@@ -1,11 +1,13 @@
-"""Users' and customers' limits hold when many instances race, as keys' and teams' do
+"""Users', customers' and tags' limits hold when many instances race, as keys' and teams' do
 (``test_concurrency.py``): 6 spawned OS processes x 8 threads, 264 requests released by one barrier
 against moto's server over HTTP. Requests come from two keys of one user (its ``max_budget`` and
 ``rpm_limit`` bind, the keys have none), each on behalf of one of two customers (``end_user``): one
-with its own budget, one whose budget comes from a shared tier. Then, exactly (Decimal):
-- accepted requests per minute window <= the user's rpm; each customer's and the user's spend <= its budget;
+with its own budget, one whose budget comes from a shared tier; half of them carry a spend tag
+with a budget of its own. Then, exactly (Decimal):
+- accepted requests per minute window <= the user's rpm; each customer's, the tag's and the user's
+  spend <= its budget, and each of the user's, one customer's and the tag's budget was reached;
 - the user's spend == the sum of its keys' spend logs == the sum the callers settled, and each
-  customer's spend == the sum of the logs that name it;
+  customer's and the tag's spend == the sum of the logs that name it;
 - nothing is left reserved or in flight on any of the four counters.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ USER_RPM = 150
 USER_BUDGET = 0.8  # binds: about 66 requests' worth
 #: the first binds (it gets about half of the user's requests), the second (through the tier "tier-gold") does not
 CUSTOMER_BUDGETS = {"cust-own": 0.2, "cust-tier": 0.9}
+TAG, TAG_BUDGET = "proj-x", 0.25  # on about half the requests: binds before the user's budget
 
 
 def _worker(env: dict[str, str], tokens: list[str], wid: int, count: int, barrier) -> list[tuple]:
@@ -41,9 +44,11 @@ def _worker(env: dict[str, str], tokens: list[str], wid: int, count: int, barrie
     def one(i: int):
         rid = f"a{wid}-{i}"
         customer = rng.choice(sorted(CUSTOMER_BUDGETS))
+        tags = (TAG,) if rng.random() < 0.5 else ()
         try:
             adm = enforce.admit(rng.choice(principals), request_id=rid, model="mock", prompt_tokens=10, max_tokens=10,
-                                input_cost_per_token=PRICE_IN, output_cost_per_token=PRICE_OUT, end_user=customer)
+                                input_cost_per_token=PRICE_IN, output_cost_per_token=PRICE_OUT, end_user=customer,
+                                request_tags=tags)
         except GatewayError as exc:
             return (rid, False, None, exc.type, None, customer, str(exc.body()["error"]["message"]).split(":")[0])
         window = int(adm.start_time // 60)
@@ -63,7 +68,7 @@ def _worker(env: dict[str, str], tokens: list[str], wid: int, count: int, barrie
 
 def test_user_and_customer_limits_hold_across_processes(moto_server, table, store, instances):  # noqa: F811
     from gateway.keys import account_admin, admin
-    from gateway.keys.account_schemas import NewBudgetRequest, NewCustomerRequest, NewUserRequest
+    from gateway.keys.account_schemas import NewBudgetRequest, NewCustomerRequest, NewTagRequest, NewUserRequest
     from gateway.keys.schemas import GenerateKeyRequest
     from gateway.keys.tokens import hash_token
 
@@ -71,6 +76,7 @@ def test_user_and_customer_limits_hold_across_processes(moto_server, table, stor
     account_admin.new_budget(NewBudgetRequest(budget_id="tier-gold", max_budget=CUSTOMER_BUDGETS["cust-tier"]))
     account_admin.new_customer(NewCustomerRequest(user_id="cust-own", max_budget=CUSTOMER_BUDGETS["cust-own"]))
     account_admin.new_customer(NewCustomerRequest(user_id="cust-tier", budget_id="tier-gold"))
+    account_admin.new_tag(NewTagRequest(name=TAG, max_budget=TAG_BUDGET))
     tokens = [admin.generate_key(GenerateKeyRequest(user_id="ada"))["key"] for _ in range(2)]
 
     pool, manager = instances
@@ -86,7 +92,8 @@ def test_user_and_customer_limits_hold_across_processes(moto_server, table, stor
     print(f"\naccepted={len(accepted)} rejected={dict(refused_by)} windows={dict(per_window)}")
     assert len(rows) == PROCESSES * per_proc and accepted
     # both the user's and a customer's budget were reached
-    assert {"Budget exceeded for user ada", "Budget exceeded for end user cust-own"} <= set(refused_by), refused_by
+    assert {"Budget exceeded for user ada", "Budget exceeded for end user cust-own",
+            f"Budget exceeded for tag {TAG}"} <= set(refused_by), refused_by
     assert all(n <= USER_RPM for n in per_window.values())
 
     logs = [log for t in tokens
@@ -100,6 +107,10 @@ def test_user_and_customer_limits_hold_across_processes(moto_server, table, stor
         assert usage.spend <= Decimal(str(budget)), customer
         assert usage.spend == sum((log.cost for log in logs if log.end_user == customer), Decimal(0)), customer
         assert (usage.reserved, usage.parallel, usage.committed) == (0, 0, usage.spend), customer
+    tag = store.get_usage("tag", TAG)
+    assert tag.spend <= Decimal(str(TAG_BUDGET))
+    assert tag.spend == sum((log.cost for log in logs if TAG in log.request_tags), Decimal(0))
+    assert (tag.reserved, tag.parallel, tag.committed) == (0, 0, tag.spend)
     assert (user.reserved, user.parallel, user.committed) == (0, 0, user.spend)
     for token in tokens:
         key = store.get_usage("key", hash_token(token))

@@ -20,9 +20,11 @@ from gateway.keys.account_schemas import (
     AccountIdsRequest,
     NewBudgetRequest,
     NewCustomerRequest,
+    NewTagRequest,
     NewUserRequest,
     UpdateBudgetRequest,
     UpdateCustomerRequest,
+    UpdateTagRequest,
     UpdateUserRequest,
 )
 from gateway.keys.admin import (
@@ -43,7 +45,7 @@ from gateway.keys.models import AccountKind, AccountRecord, BudgetRecord, Undeco
 from gateway.keys.schemas import GenerateKeyRequest
 from gateway.keys.store import KeyStore
 
-_NOUN = {"user": "User", "customer": "Customer"}
+_NOUN = {"user": "User", "customer": "Customer", "tag": "Tag"}
 
 
 # ---------------------------------------------------------------- lookups
@@ -83,9 +85,12 @@ def _account_view(store: KeyStore, record: AccountRecord, tier: BudgetRecord | N
     }
     if record.kind == "user":
         return {**view, "user_email": record.email, "user_alias": record.alias, "user_role": record.role}
-    # LiteLLM_EndUserTable: the limits also as the end user's ``litellm_budget_table``
+    # LiteLLM_EndUserTable and TagConfig: the limits also as the record's ``litellm_budget_table``
     budget_table = {name: view[name] for name in ("max_budget", "budget_duration", "rpm_limit", "tpm_limit",
                                                  "max_parallel_requests")}
+    if record.kind == "tag":
+        view.pop("user_id")
+        return {"name": record.ident, "description": record.alias, **view, "litellm_budget_table": budget_table}
     return {**view, "alias": record.alias, "litellm_budget_table": budget_table,
             "allowed_model_region": None, "default_model": None}
 
@@ -147,9 +152,9 @@ def _save(store: KeyStore, old: AccountRecord, new: AccountRecord) -> None:
     accounts.invalidate(old.kind, old.ident)
 
 
-def _update(kind: AccountKind, body: Any, renames: dict[str, str]) -> dict[str, Any]:
+def _update(kind: AccountKind, ident: str, body: Any, renames: dict[str, str], param: str = "user_id") -> dict[str, Any]:
     store = _store()
-    old = _decoded(_lookup_account(store, kind, body.user_id), "user_id")
+    old = _decoded(_lookup_account(store, kind, ident, param=param), param)
     fields = body.model_dump(exclude_unset=True)
     tier = _tier(store, fields.get("budget_id", old.budget_id))
     new = _changed(old, body, renames)
@@ -203,7 +208,7 @@ def user_info(user_id: str) -> dict[str, Any]:
 
 
 def update_user(body: UpdateUserRequest) -> dict[str, Any]:
-    return _update("user", body, _USER_FIELDS)
+    return _update("user", body.user_id, body, _USER_FIELDS)
 
 
 def delete_users(body: AccountIdsRequest) -> dict[str, Any]:
@@ -251,7 +256,7 @@ def customer_info(end_user_id: str) -> dict[str, Any]:
 
 
 def update_customer(body: UpdateCustomerRequest) -> dict[str, Any]:
-    return _update("customer", body, _CUSTOMER_FIELDS)
+    return _update("customer", body.user_id, body, _CUSTOMER_FIELDS)
 
 
 def delete_customers(body: AccountIdsRequest) -> dict[str, Any]:
@@ -275,6 +280,46 @@ def set_customers_blocked(body: AccountIdsRequest, blocked: bool) -> dict[str, A
 def list_customers() -> list[dict[str, Any]]:
     customers, _ = _listed("customer", 1, 10**6)
     return customers
+
+
+# ---------------------------------------------------------------- tags (LiteLLM's /tag/*)
+_TAG_FIELDS = {"description": "alias", "budget_id": "budget_id"}
+
+
+def new_tag(body: NewTagRequest) -> dict[str, Any]:
+    """A tag whose requests (its name among a request's, key's or team's spend tags) are limited
+    together. LiteLLM's tag ``models`` (tag-based routing) are kept and shown, not enforced."""
+    store = _store()
+    tier = _tier(store, body.budget_id)
+    now = time.time()
+    record = AccountRecord(kind="tag", ident=body.name, alias=body.description, models=tuple(body.models or ()),
+                           limits=_limits_from(body), budget_id=body.budget_id, metadata=body.metadata or {},
+                           created_at=now, updated_at=now)
+    _create(store, record)
+    return _account_view(store, record, tier)
+
+
+def update_tag(body: UpdateTagRequest) -> dict[str, Any]:
+    return _update("tag", body.name, body, _TAG_FIELDS, param="name")
+
+
+def tag_info(names: list[str]) -> dict[str, Any]:
+    """LiteLLM's ``/tag/info``: name -> tag."""
+    store = _store()
+    return {name: _view_of(store, _lookup_account(store, "tag", name, param="names")) for name in names}
+
+
+def list_tags() -> list[dict[str, Any]]:
+    tags, _ = _listed("tag", 1, 10**6)
+    return tags
+
+
+def delete_tag(name: str) -> dict[str, Any]:
+    store = _store()
+    _lookup_account(store, "tag", name, param="name")
+    _guard(store.delete_account, "tag", name)
+    accounts.invalidate("tag", name)
+    return {"message": f"Tag {name} deleted successfully"}
 
 
 # ---------------------------------------------------------------- budget tiers
@@ -324,7 +369,7 @@ def delete_budget(budget_id: str) -> dict[str, Any]:
     """Refused while a key, user or customer points at the tier: deleting it would silently lift their limits."""
     store = _store()
     record = _find_budget(store, budget_id)
-    users = [a.ident for kind in ("user", "customer") for a in _guard(store.list_accounts, kind)
+    users = [a.ident for kind in ("user", "customer", "tag") for a in _guard(store.list_accounts, kind)
              if a.budget_id == budget_id]
     users += [k.key_alias or k.token[:12] for k in _guard(store.list_keys) if k.budget_id == budget_id]
     if users:

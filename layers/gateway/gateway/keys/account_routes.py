@@ -1,5 +1,5 @@
-"""LiteLLM's ``/user/*``, ``/customer/*`` (and its older name ``/end_user/*``), ``/budget/*`` and
-team membership routes. Admin only, except ``/user/info`` about the caller's own user (as LiteLLM
+"""LiteLLM's ``/user/*``, ``/customer/*`` (and its older name ``/end_user/*``), ``/tag/*``,
+``/budget/*`` and team membership routes. Admin only, except ``/user/info`` about the caller's own user (as LiteLLM
 allows a key). Thin, like ``routes.py``: parse, call ``account_admin`` / ``team_members``, return.
 """
 from __future__ import annotations
@@ -17,6 +17,10 @@ from gateway.keys.account_schemas import (
     AccountIdsRequest,
     BudgetIdsRequest,
     DeleteBudgetRequest,
+    DeleteTagRequest,
+    NewTagRequest,
+    TagNamesRequest,
+    UpdateTagRequest,
     NewBudgetRequest,
     NewCustomerRequest,
     NewUserRequest,
@@ -103,6 +107,32 @@ def _customer_routes(prefix: str, include_in_schema: bool) -> None:
 
 _customer_routes("/customer", include_in_schema=True)
 _customer_routes("/end_user", include_in_schema=False)
+
+
+# ---------------------------------------------------------------- tags
+@_admin.post("/tag/new")
+def tag_new(body: NewTagRequest) -> dict[str, Any]:
+    return account_admin.new_tag(body)
+
+
+@_admin.post("/tag/update")
+def tag_update(body: UpdateTagRequest) -> dict[str, Any]:
+    return account_admin.update_tag(body)
+
+
+@_admin.post("/tag/info")
+def tag_info(body: TagNamesRequest) -> dict[str, Any]:
+    return account_admin.tag_info(body.names)
+
+
+@_admin.get("/tag/list")
+def tag_list() -> list[dict[str, Any]]:
+    return account_admin.list_tags()
+
+
+@_admin.post("/tag/delete")
+def tag_delete(body: DeleteTagRequest) -> dict[str, Any]:
+    return account_admin.delete_tag(body.name)
 
 
 # ---------------------------------------------------------------- budget tiers

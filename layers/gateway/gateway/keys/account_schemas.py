@@ -6,10 +6,11 @@ like the key and team bodies (``schemas.py``). Fields LiteLLM has and the gatewa
 """
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from gateway import spend_tags
 from gateway.keys.schemas import MAX_LIST_ITEMS, Name, TeamId, _Body, _Limits
 
 #: user, customer and budget ids become part of DynamoDB keys (``USER#<id>``): like team ids
@@ -121,3 +122,34 @@ class TeamMemberUpdateRequest(TeamMemberRef):
 
 class TeamRef(_Body):
     team_id: TeamId
+
+
+def _tag_name(value: Any) -> Any:
+    if not spend_tags.is_tag(value):
+        raise ValueError(f"a tag name is {spend_tags.RULE.split(': ', 1)[-1]}, at most {spend_tags.MAX_TAG_CHARS} characters")
+    return value
+
+
+#: what a request may carry as a spend tag (``gateway.spend_tags``), so every tag a budget names can be sent
+TagName = Annotated[str, AfterValidator(_tag_name)]
+
+
+class NewTagRequest(_Limits):
+    """LiteLLM's ``TagNewRequest``: a tag with its own budget and limits (or a ``budget_id`` tier)."""
+
+    name: TagName
+    description: Optional[Name] = None
+    budget_id: Optional[AccountId] = None
+    soft_budget: Optional[float] = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+
+
+class UpdateTagRequest(NewTagRequest):
+    pass
+
+
+class TagNamesRequest(_Body):
+    names: list[TagName] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+
+
+class DeleteTagRequest(_Body):
+    name: TagName

@@ -1,8 +1,8 @@
 """The user and the customer a request is charged to, besides its key and team.
 
-LiteLLM tracks spend and enforces limits on four principals: the key, its team, the key's user
-(``user_id`` on the key, ``/user/*``) and the request's customer (the OpenAI ``user`` field names
-LiteLLM's "end user", ``/customer/*``). Here a user or customer that has a record gets counters
+LiteLLM tracks spend and enforces limits on the key, its team, the key's user (``user_id`` on the
+key, ``/user/*``), the request's customer (the OpenAI ``user`` field names LiteLLM's "end user",
+``/customer/*``) and its spend tags (``/tag/*``). Here a user, customer or tag that has a record gets counters
 like a key's: its limits (its own, or its budget tier's where it sets none) are reserved at
 admission in the same conditional write as a key's (``limits.reserve``), and its spend moves in the
 same settle transaction, so they hold exactly across instances. A ``user`` field that names no
@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gateway import spend_tags
 from gateway.keys import errors as kerr
 from gateway.keys.cache import NEGATIVE_MAX_ENTRIES, TTLCache, negative_ttl_seconds
 from gateway.keys.models import AccountKind, AccountRecord, Limits, UndecodableRecord, effective_limits
@@ -45,9 +46,10 @@ class AccountScope:
     @property
     def label(self) -> str:
         """How an error names it (LiteLLM's ``User=`` / ``End User=``)."""
-        return f"{'user' if self.kind == 'user' else 'end user'} {self.ident}"
+        return f"{_LABELS[self.kind]} {self.ident}"
 
 
+_LABELS = {"user": "user", "customer": "end user", "tag": "tag"}
 _found: TTLCache[AccountScope] = TTLCache()
 _missing: TTLCache[bool] = TTLCache(max_entries=NEGATIVE_MAX_ENTRIES)
 
@@ -58,7 +60,7 @@ def _cache_key(kind: AccountKind, ident: str) -> str:
 
 def scope(kind: AccountKind, ident: str | None) -> AccountScope | None:
     """The account's scope (cached), None when it has no record; 503 if the store does not answer."""
-    if not ident or not _could_exist(ident):
+    if not ident or not _could_exist(kind, ident):
         return None
     name = _cache_key(kind, ident)
     hit = _found.get(name)
@@ -69,9 +71,12 @@ def scope(kind: AccountKind, ident: str | None) -> AccountScope | None:
     return load(kind, ident)
 
 
-def _could_exist(ident: str) -> bool:
-    """Ids are created bounded (``account_schemas.AccountId``); a request's ``user`` outside those
-    bounds names no account, and is not sent to DynamoDB (which refuses keys over 2 KB)."""
+def _could_exist(kind: AccountKind, ident: str) -> bool:
+    """Ids are created bounded (``account_schemas.AccountId``, tags as ``spend_tags`` bounds them); a
+    request's ``user`` outside those bounds names no account, and is not sent to DynamoDB (which
+    refuses keys over 2 KB)."""
+    if kind == "tag":
+        return spend_tags.is_tag(ident)
     return len(ident) <= MAX_TEAM_ID_CHARS and _ID.fullmatch(ident) is not None
 
 

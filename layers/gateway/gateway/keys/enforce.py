@@ -113,7 +113,7 @@ def admit(
     cost = budgets.worst_case_cost(prompt_tokens, max_tokens, input_cost_per_token, output_cost_per_token)
     tokens = int(prompt_tokens) + int(max_tokens)
     spare = unused = None
-    scopes = _account_scopes(principal, end_user, model, access_groups)
+    scopes = _account_scopes(principal, end_user, tags, model, access_groups)
     use_spares = use_spares and not scopes and spares.enabled() and spares.eligible(principal)
     if spares.enabled():
         spare, unused = spares.take(principal, cost, tokens, now)
@@ -171,12 +171,14 @@ def _from_spare(principal: Principal, request_id: str, model: str, spare: spares
     )
 
 
-def _account_scopes(principal: Principal, end_user: str | None, model: str, access_groups: AccessGroups
-                    ) -> list[accounts.AccountScope]:
-    """The key's user and the request's customer that have records: checked (blocked, the user's
-    models) before anything is reserved."""
+def _account_scopes(principal: Principal, end_user: str | None, tags: tuple[str, ...], model: str,
+                    access_groups: AccessGroups) -> list[accounts.AccountScope]:
+    """The key's user, the request's customer and its spend tags that have records: checked
+    (blocked, the user's models) before anything is reserved."""
     key = principal.key
-    found = [s for s in (accounts.scope("user", key.user_id), accounts.scope("customer", end_user)) if s is not None]
+    named = [accounts.scope("user", key.user_id), accounts.scope("customer", end_user)]
+    named += [accounts.scope("tag", tag) for tag in tags]
+    found = [s for s in named if s is not None]
     for scope in found:
         accounts.check(scope)
         if scope.kind == "user" and scope.record.models and not matches(model, scope.record.models, access_groups):

@@ -166,7 +166,7 @@ class SpendLog:
     cache_hit: bool = False  # answered from the response cache, as LiteLLM's spend logs say it
 
 
-AccountKind = Literal["user", "customer"]
+AccountKind = Literal["user", "customer", "tag"]
 
 
 @dataclass(frozen=True)
@@ -188,13 +188,14 @@ class BudgetRecord:
 
 @dataclass(frozen=True)
 class AccountRecord:
-    """A user (``/user/*``: owns keys through their ``user_id``) or a customer (``/customer/*``,
-    LiteLLM's end user: named by a request's ``user`` field). Either has limits and spend of its
-    own, enforced on top of the key's and the team's."""
+    """A user (``/user/*``: owns keys through their ``user_id``), a customer (``/customer/*``,
+    LiteLLM's end user: named by a request's ``user`` field) or a tag (``/tag/*``: named by the
+    request's, key's or team's spend tags). Each has limits and spend of its own, enforced on top of
+    the key's and the team's."""
 
     kind: AccountKind
-    ident: str  # LiteLLM's user_id for both
-    alias: str | None = None  # LiteLLM's user_alias / a customer's alias
+    ident: str  # LiteLLM's user_id (users, customers) or a tag's name
+    alias: str | None = None  # LiteLLM's user_alias / a customer's alias / a tag's description
     email: str | None = None  # a user's user_email
     role: str | None = None  # a user's user_role (LiteLLM's names); None for customers
     models: tuple[str, ...] = ()

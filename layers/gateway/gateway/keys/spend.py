@@ -129,7 +129,7 @@ def settlement_from_record(record: dict[str, Any]) -> Settlement:
         deltas = {name: None if record.get(name) is None else _delta(record[name]) for name in ("key", "team")}
         accounts = []
         for entry in record.get("accounts") or ():  # (absent before users and customers had counters)
-            if entry["kind"] not in ("user", "customer") or not isinstance(entry["ident"], str):
+            if entry["kind"] not in ("user", "customer", "tag") or not isinstance(entry["ident"], str):
                 raise ValueError(f"not an account: {entry['kind']!r}")
             accounts.append(AccountDelta(kind=entry["kind"], ident=entry["ident"], delta=_delta(entry["delta"])))
         return Settlement(log=SpendLog(**log), key=deltas["key"], team=deltas["team"], key_hash=record.get("key_hash"),

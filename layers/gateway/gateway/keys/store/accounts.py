@@ -2,8 +2,8 @@
 
 | item | pk | sk | gsi1pk / gsi1sk |
 | --- | --- | --- | --- |
-| user / customer config | ``USER#<id>`` / ``CUSTOMER#<id>`` | ``META`` | ``USERS`` / ``CUSTOMERS``, ``<created>#<id>`` |
-| user / customer counters | same pk | ``USAGE`` | (none: not indexed, like a key's) |
+| user / customer / tag config | ``USER#<id>`` / ``CUSTOMER#<id>`` / ``TAG#<name>`` | ``META`` | ``USERS`` / ``CUSTOMERS`` / ``TAGS``, ``<created>#<id>`` |
+| user / customer / tag counters | same pk | ``USAGE`` | (none: not indexed, like a key's) |
 | budget tier | ``BUDGET#<id>`` | ``META`` | ``BUDGETS`` / ``<created>#<id>`` |
 
 Counters have the layout of a key's (``dynamodb.USAGE_ATTRS``), so the admission algorithm
@@ -16,12 +16,13 @@ from typing import Any
 from gateway.keys.models import AccountKind, AccountRecord, BudgetRecord
 from gateway.keys.store.fields import Fields, config_fields, iso, limits_item
 
-ACCOUNT_INDEX: dict[str, str] = {"user": "USERS", "customer": "CUSTOMERS"}
+ACCOUNT_INDEX: dict[str, str] = {"user": "USERS", "customer": "CUSTOMERS", "tag": "TAGS"}
+ACCOUNT_PK: dict[str, str] = {"user": "USER#", "customer": "CUSTOMER#", "tag": "TAG#"}
 BUDGET_PK = "BUDGET#"
 
 
 def account_pk(kind: AccountKind, ident: str) -> str:
-    return ("USER#" if kind == "user" else "CUSTOMER#") + ident
+    return ACCOUNT_PK[kind] + ident
 
 
 def account_item(record: AccountRecord) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Literal
 
 from gateway.keys.models import AccountKind, AccountRecord, BudgetRecord, KeyRecord, SpendLog, TeamRecord, Usage
 
-Kind = Literal["key", "team", "user", "customer"]
+Kind = Literal["key", "team", "user", "customer", "tag"]
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from gateway.dynamo.errors import TransactionCancelled, condition_failed
 from gateway.keys.errors import AlreadySettled, StoreUnavailable
 from gateway.keys.models import ZERO, AccountKind, AccountRecord, BudgetRecord, KeyRecord, SpendLog, TeamRecord, UndecodableRecord, Usage
 from gateway.keys.store.base import Kind, KeyStore, Reservation, ReserveResult, Settlement, UsageDelta
-from gateway.keys.store.accounts import ACCOUNT_INDEX, BUDGET_PK, account_item, account_pk, account_record, budget_item, budget_record
+from gateway.keys.store.accounts import ACCOUNT_INDEX, ACCOUNT_PK, BUDGET_PK, account_item, account_pk, account_record, budget_item, budget_record
 from gateway.keys.store.fields import Fields, config_fields, iso, limits_item, logged, opt_int
 
 logger = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ def spend_log(raw: dict[str, Any]) -> SpendLog:
 
 # ---------------------------------------------------------------- the store
 #: the partition of each kind's META and USAGE items
-PK_PREFIX: dict[str, str] = {"key": "KEY#", "team": "TEAM#", "user": "USER#", "customer": "CUSTOMER#"}
+PK_PREFIX: dict[str, str] = {"key": "KEY#", "team": "TEAM#", **ACCOUNT_PK}
 
 
 def _pk(kind: Kind, ident: str) -> str:
