@@ -106,8 +106,36 @@ def test_background_tasks_on_the_loop_run_after_the_response(fake_api, monkeypat
         loop.close()
 
 
-def test_litellm_callbacks_run_after_the_response_on_lambda(lambda_handler, monkeypatch):
+#: Every litellm list a logger in ``litellm.callbacks`` is copied into on the first call (``utils.function_setup``)
+_LITELLM_LISTS = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
+                  "_async_failure_callback", "input_callback", "_async_input_callback")
+
+
+@pytest.fixture()
+def add_litellm_logger():
+    """add(logger): put it in ``litellm.callbacks`` for this test only.
+
+    Restoring ``litellm.callbacks`` alone is not enough: the first call copies the logger into
+    litellm's other lists, and a logger left there shadows later ones, because litellm skips adding
+    a ``CustomLogger`` whose key (class name plus public str/bool/int attributes) is already listed
+    (``litellm_core_utils/logging_callback_manager.py:_add_custom_logger_to_list``,
+    ``_get_custom_logger_key``). So the logger is taken out of every list afterwards.
+    """
     import litellm
+
+    added: list[object] = []
+
+    def add(logger: object) -> None:
+        added.append(logger)
+        litellm.callbacks.append(logger)
+
+    yield add
+    for name in _LITELLM_LISTS:
+        entries = getattr(litellm, name)
+        entries[:] = [entry for entry in entries if not any(entry is logger for logger in added)]
+
+
+def test_litellm_callbacks_run_after_the_response_on_lambda(lambda_handler, monkeypatch, add_litellm_logger):
     from litellm.integrations.custom_logger import CustomLogger
 
     seen: list[str] = []
@@ -117,7 +145,7 @@ def test_litellm_callbacks_run_after_the_response_on_lambda(lambda_handler, monk
             seen.append(threading.current_thread().name)
 
     api = FakeExtensionsAPI(on_next=lambda: len(seen))
-    monkeypatch.setattr(litellm, "callbacks", [*litellm.callbacks, Recorder()])
+    add_litellm_logger(Recorder())
     try:
         _start_extension(api, monkeypatch)
         _invocations(lambda_handler, api, MASTER_KEY, 2)

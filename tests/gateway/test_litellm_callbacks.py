@@ -58,6 +58,7 @@ def serve_with(stack, http_server, s3):
 
     for logger in (loggers.recorder, loggers.slow_recorder):
         logger.events.clear()
+    assert not _shadowing(), f"a logger another test left on litellm hides this module's: {_shadowing()}"
     yield serve
     s3.put_object(Bucket=BUCKET, Key=CONFIG_KEY, Body=ORIGINAL.encode())
     _reload(stack, http_server)
@@ -86,6 +87,20 @@ def _everywhere() -> list[object]:
     return [c for name in ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
                            "_async_failure_callback", "input_callback", "_async_input_callback")
             for c in getattr(litellm, name)]
+
+
+def _shadowing() -> list[object]:
+    """Loggers not from ``tests.support.callback_loggers`` that litellm takes for one of them: it never
+    adds a ``CustomLogger`` whose key (class name plus public str/bool/int attributes) is already
+    listed (``litellm_core_utils/logging_callback_manager.py:_add_custom_logger_to_list``), so the
+    config's logger would silently never run."""
+    from litellm.integrations.custom_logger import CustomLogger
+
+    ours = (loggers.recorder, loggers.slow_recorder, loggers.raising, loggers.hung)
+    key = litellm.logging_callback_manager._get_custom_logger_key
+    keys = {key(logger) for logger in ours}
+    return [c for c in _everywhere()
+            if isinstance(c, CustomLogger) and not any(c is logger for logger in ours) and key(c) in keys]
 
 
 # --- over HTTP -----------------------------------------------------------------------------------
