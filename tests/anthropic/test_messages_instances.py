@@ -24,9 +24,6 @@ The in-process counterpart at the ``enforce`` level is ``tests/keys/test_concurr
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -41,6 +38,7 @@ import pytest
 from tests.anthropic.conftest import CLAUDE, generate_key
 from tests.conftest import BUCKET, CONFIG_KEY, FIXTURES, MASTER_KEY, ROOT, ROUTER_PREFIX, TABLE
 from tests.keys.conftest import SerialMotoServer
+from tests.support.gateway_processes import gateway_processes
 
 INSTANCES = 3
 BURST = 30
@@ -77,14 +75,6 @@ def _instance_env(aws_endpoint: str) -> dict[str, str]:
     return env
 
 
-def _tail(path: str, chars: int = 3000) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()[-chars:]
-    except OSError:
-        return ""
-
-
 @pytest.fixture(scope="module")
 def serial_aws(stack):
     """A serial moto server with the stack's bucket, config and table, for the instances and this
@@ -116,49 +106,8 @@ def books(serial_aws):
 def instances(serial_aws):
     """``INSTANCES`` uvicorn processes serving ``gateway.app:app``, each ready (config loaded, AWS
     answering) before the tests start; stopped at the end of the module."""
-    from gateway_dev import devstack
-
-    env = _instance_env(serial_aws)
-    started: list[tuple[subprocess.Popen, str, str]] = []
-    try:
-        for _ in range(INSTANCES):
-            port = devstack.free_port()
-            log = tempfile.NamedTemporaryFile(prefix=f"gateway-{port}-", suffix=".log", delete=False)
-            process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port),
-                 "--log-level", "warning", "--no-access-log"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
-            )
-            log.close()
-            started.append((process, f"http://127.0.0.1:{port}", log.name))
-        deadline = time.monotonic() + 90
-        for process, url, log_path in started:
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"gateway instance {url} exited with {process.returncode}:\n{_tail(log_path)}")
-                try:
-                    if httpx.get(url + "/_health/ready", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"gateway instance {url} not ready in time:\n{_tail(log_path)}")
-                time.sleep(0.2)
-        yield [url for _, url, _ in started]
-    finally:
-        for process, _, _ in started:
-            if process.poll() is None:
-                process.terminate()
-        for process, _, log_path in started:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-            text = _tail(log_path, chars=20000)
-            if "Traceback" in text:  # an instance's 500 says why only in its own log
-                print(f"--- log of {log_path} ---\n{text}")
-            os.unlink(log_path)
+    with gateway_processes(_instance_env(serial_aws), INSTANCES) as urls:
+        yield urls
 
 
 # ---------------------------------------------------------------- the burst

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 
@@ -18,49 +15,21 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import FIXTURES, MASTER_KEY, ROOT
+from tests.conftest import FIXTURES, MASTER_KEY
+from tests.support.gateway_processes import gateway_processes
 
 CONFIG_MASTER_KEY = "sk-dropin-" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="module")
 def dropin(stack, upstream, tmp_path_factory):
-    from gateway_dev import devstack
-
     events = tmp_path_factory.mktemp("callbacks") / "events.jsonl"
-    env = dict(os.environ, LITELLM_CONFIG_PATH=str(FIXTURES / "litellm_dropin.yaml"), PYTHONUNBUFFERED="1",
+    env = dict(os.environ, LITELLM_CONFIG_PATH=str(FIXTURES / "litellm_dropin.yaml"),
                DROPIN_MASTER_KEY=CONFIG_MASTER_KEY, CALLBACK_EVENTS_FILE=str(events))
-    for name in ("AWS_LAMBDA_RUNTIME_API", "GATEWAY_DEV_MODE", "LLMROUTER_MODEL_S3_BUCKET", "LLMROUTER_MODEL_S3_KEY"):
+    for name in ("LLMROUTER_MODEL_S3_BUCKET", "LLMROUTER_MODEL_S3_KEY"):
         env.pop(name, None)
-    port = devstack.free_port()
-    log = tempfile.NamedTemporaryFile(prefix=f"gateway-dropin-{port}-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
-    log.close()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"gateway exited with {process.returncode}:\n{open(log.name).read()[-3000:]}")
-            try:
-                if httpx.get(url + "/_health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"gateway not ready in time:\n{open(log.name).read()[-3000:]}")
-            time.sleep(0.2)
+    with gateway_processes(env) as (url,):
         yield url, events
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        os.unlink(log.name)
 
 
 def _client(url: str, key: str) -> openai.OpenAI:

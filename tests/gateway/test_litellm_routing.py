@@ -10,9 +10,6 @@ process keeps the session's config.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
 import time
 
 import httpx
@@ -20,7 +17,8 @@ import openai
 import pytest
 
 from gateway.config.parse import parse_config
-from tests.conftest import FIXTURES, MASTER_KEY, ROOT
+from tests.conftest import FIXTURES, MASTER_KEY
+from tests.support.gateway_processes import gateway_processes
 
 USER = [{"role": "user", "content": "hi"}]
 ADMIN = {"authorization": f"Bearer {MASTER_KEY}"}
@@ -29,41 +27,11 @@ ADMIN = {"authorization": f"Bearer {MASTER_KEY}"}
 @pytest.fixture(scope="module")
 def gateway(stack, upstream):
     """A uvicorn process serving the routing config from a file, ready before the tests start."""
-    from gateway_dev import devstack
-
-    env = dict(os.environ, LITELLM_CONFIG_PATH=str(FIXTURES / "litellm_routing.yaml"), PYTHONUNBUFFERED="1")
-    for name in ("AWS_LAMBDA_RUNTIME_API", "GATEWAY_DEV_MODE", "LLMROUTER_MODEL_S3_BUCKET", "LLMROUTER_MODEL_S3_KEY"):
+    env = dict(os.environ, LITELLM_CONFIG_PATH=str(FIXTURES / "litellm_routing.yaml"))
+    for name in ("LLMROUTER_MODEL_S3_BUCKET", "LLMROUTER_MODEL_S3_KEY"):
         env.pop(name, None)
-    port = devstack.free_port()
-    log = tempfile.NamedTemporaryFile(prefix=f"gateway-routing-{port}-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
-    log.close()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"gateway exited with {process.returncode}:\n{open(log.name).read()[-3000:]}")
-            try:
-                if httpx.get(url + "/_health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"gateway not ready in time:\n{open(log.name).read()[-3000:]}")
-            time.sleep(0.2)
+    with gateway_processes(env) as (url,):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        os.unlink(log.name)
 
 
 def _client(gateway: str, key: str = MASTER_KEY) -> openai.OpenAI:

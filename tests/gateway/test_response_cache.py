@@ -8,9 +8,6 @@ sends prompts of its own (``_prompt``), so entries of one test never answer anot
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 
@@ -20,7 +17,8 @@ import pytest
 import yaml
 
 from tests.anthropic.conftest import generate_key, key_spend
-from tests.conftest import BUCKET, FIXTURES, MASTER_KEY, ROOT
+from tests.conftest import BUCKET, FIXTURES, MASTER_KEY
+from tests.support.gateway_processes import gateway_processes
 
 CACHE_CONFIG_KEY = "config/response-cache.yaml"
 TTL = 30
@@ -41,58 +39,15 @@ def _config() -> bytes:
     return yaml.safe_dump(config).encode()
 
 
-def _tail(path: str) -> str:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        return fh.read()[-3000:]
-
-
 @pytest.fixture(scope="module")
 def instances(stack, moto_server, upstream):
     """Two gateway processes on the cache config, ready before the tests start."""
     import boto3
-    from gateway_dev import devstack
 
     boto3.client("s3", endpoint_url=moto_server.endpoint).put_object(Bucket=BUCKET, Key=CACHE_CONFIG_KEY,
                                                                       Body=_config())
-    env = {**os.environ, "CONFIG_S3_KEY": CACHE_CONFIG_KEY, "PYTHONUNBUFFERED": "1"}
-    for name in ("AWS_LAMBDA_RUNTIME_API", "GATEWAY_DEV_MODE"):
-        env.pop(name, None)
-    started = []
-    try:
-        for _ in range(2):
-            port = devstack.free_port()
-            log = tempfile.NamedTemporaryFile(prefix=f"gateway-cache-{port}-", suffix=".log", delete=False)
-            process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port),
-                 "--log-level", "warning", "--no-access-log"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
-            log.close()
-            started.append((process, f"http://127.0.0.1:{port}", log.name))
-        deadline = time.monotonic() + 120
-        for process, url, log_path in started:
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"gateway instance exited with {process.returncode}:\n{_tail(log_path)}")
-                try:
-                    if httpx.get(url + "/_health/ready", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"gateway instance not ready in time:\n{_tail(log_path)}")
-                time.sleep(0.2)
-        yield [url for _, url, _ in started]
-    finally:
-        for process, _, _ in started:
-            if process.poll() is None:
-                process.terminate()
-        for process, _, log_path in started:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-            os.unlink(log_path)
+    with gateway_processes({**os.environ, "CONFIG_S3_KEY": CACHE_CONFIG_KEY}, 2, ready_seconds=120) as urls:
+        yield urls
 
 
 @pytest.fixture(scope="module")
