@@ -267,3 +267,31 @@ def test_several_models_are_refused_as_a_whole(gateway):
     assert many.status_code == 400 and many.json()["error"]["param"] == "model"
     empty = _chat(gateway, {"model": "fake,"})
     assert empty.status_code == 400
+
+
+# ---------------------------------------------------------------- bare names under a provider's pattern
+def test_a_bare_name_litellm_knows_matches_its_provider_s_pattern():
+    """litellm's Router tries the name, then ``provider/name`` (PatternMatchRouter.get_pattern)."""
+    config = parse_config(
+        'model_list:\n'
+        '  - {model_name: "openai/*", litellm_params: {model: "openai/*"}}\n'
+        '  - {model_name: "anthropic/*", litellm_params: {model: "anthropic/*"}}\n').config
+    assert [e.litellm_params.model for e in config.deployments("gpt-4o-mini")] == ["openai/gpt-4o-mini"]
+    assert [e.litellm_params.model for e in config.deployments("claude-sonnet-4-5-20250929")] == [
+        "anthropic/claude-sonnet-4-5-20250929"]
+    assert config.deployments("no-such-model-anywhere") == []
+    assert config.deployments("bedrockz/anthropic.claude-v2") == []  # a namespace litellm did not consume
+
+
+def test_a_bare_name_matches_the_name_itself_before_its_provider_form(gateway, upstream):
+    upstream.reset()  # "*" matches gpt-4o-mini itself, so "openai/*" (more specific) is not tried
+    raw = _client(gateway).chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=USER)
+    assert raw.headers["x-gateway-model"] == "gpt-4o-mini"
+
+
+def test_a_key_granted_a_provider_pattern_may_use_that_provider_s_bare_names(gateway):
+    key = _key(gateway, models=["openai/*"])
+    assert _client(gateway, key).chat.completions.create(model="gpt-4o-mini", messages=USER).choices
+    with pytest.raises(openai.PermissionDeniedError) as denied:  # litellm places claude-* under anthropic
+        _client(gateway, key).chat.completions.create(model="claude-sonnet-4-5-20250929", messages=USER)
+    assert denied.value.body["code"] == "key_model_access_denied"

@@ -12,12 +12,21 @@ The requested name is the caller's string and becomes litellm's model name, so o
 one matches: at most ``MAX_NAME_CHARS`` characters of ``[A-Za-z0-9._:/@+-]``, no ``..``, each
 wildcard standing for at least one character, and the whole name matching the pattern (litellm
 anchors only the start).
+
+A bare name litellm knows also matches its provider's pattern (``gpt-4o`` -> ``openai/*``), after
+every pattern failed to match the name itself: litellm's ``PatternMatchRouter.get_pattern`` tries
+``route(model)`` then ``route(f"{provider}/{model}")``, and its key check
+``_model_custom_llm_provider_matches_wildcard_pattern`` (litellm/proxy/auth/auth_checks.py) grants
+``gpt-4o`` to a key allowed ``openai/*``. ``provider_qualified`` is that rebuilt name, with the same
+guard: a name whose namespace litellm did not consume is never rebuilt.
 """
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable
 
+from litellm.litellm_core_utils.get_llm_provider_logic import get_llm_provider
 from litellm.router_utils.pattern_match_deployments import PatternMatchRouter, PatternUtils
 
 if TYPE_CHECKING:
@@ -37,22 +46,50 @@ def safe_name(name: str) -> bool:
     return len(name) <= MAX_NAME_CHARS and ".." not in name and _SAFE_NAME.fullmatch(name) is not None
 
 
+@lru_cache(maxsize=1024)
+def provider_qualified(name: str) -> str | None:
+    """``provider/model`` for a bare name litellm maps to a provider (``gpt-4o`` -> ``openai/gpt-4o``);
+    None when it maps none, or when ``name`` carries a namespace litellm did not consume."""
+    if not safe_name(name):
+        return None
+    try:
+        model, provider, _, _ = get_llm_provider(model=name)
+    except Exception:  # noqa: BLE001  # litellm raises for a name it cannot place: then there is no provider
+        return None
+    if not provider or (model == name and "/" in name):
+        return None
+    qualified = f"{provider}/{model}"
+    return qualified if qualified != name and safe_name(qualified) else None
+
+
+def _fill(regex: str, group: list["ModelEntry"], name: str) -> list["ModelEntry"]:
+    match = re.fullmatch(regex, name)
+    if match is None or not all(match.groups()):
+        return []
+    filled = []
+    for entry in group:
+        model = PatternMatchRouter.set_deployment_model_name(match, entry.litellm_params.model)
+        filled.append(entry.model_copy(update={
+            "litellm_params": entry.litellm_params.model_copy(update={"model": model})}))
+    return filled
+
+
 def deployments(entries: Iterable["ModelEntry"], name: str) -> list["ModelEntry"]:
-    """The most specific wildcard group matching ``name``, its models filled in; [] when none does."""
+    """The most specific wildcard group matching ``name`` (else its provider-qualified form), its
+    models filled in; [] when none does."""
     if is_pattern(name) or not safe_name(name):
         return []
     patterns: dict[str, list["ModelEntry"]] = {}
     for entry in entries:
         if is_pattern(entry.model_name):
             patterns.setdefault(_TO_REGEX(entry.model_name), []).append(entry)
-    for regex, group in PatternUtils.sorted_patterns(patterns):  # type: ignore[arg-type]
-        match = re.fullmatch(regex, name)
-        if match is None or not all(match.groups()):
-            continue
-        filled = []
-        for entry in group:
-            model = PatternMatchRouter.set_deployment_model_name(match, entry.litellm_params.model)
-            filled.append(entry.model_copy(update={
-                "litellm_params": entry.litellm_params.model_copy(update={"model": model})}))
-        return filled
+    if not patterns:
+        return []
+    ordered = PatternUtils.sorted_patterns(patterns)  # type: ignore[arg-type]
+    qualified = provider_qualified(name)
+    for candidate in (name,) if qualified is None else (name, qualified):
+        for regex, group in ordered:
+            filled = _fill(regex, group, candidate)
+            if filled:
+                return filled
     return []

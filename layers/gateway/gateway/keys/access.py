@@ -11,6 +11,8 @@ grants every model group whose deployments list it, as LiteLLM's ``check_model_a
 (litellm/proxy/auth/auth_checks.py) does. The config's group map is passed in by the caller
 (``Catalog.access_groups``), so the rule holds no state of its own. A ``model_group_alias`` may be
 used when the key allows the alias or its target (LiteLLM's ``_can_object_call_model`` checks both).
+A bare name litellm places under a provider matches that provider's pattern (``gpt-4o`` is allowed
+by ``openai/*``), as LiteLLM's ``_model_custom_llm_provider_matches_wildcard_pattern`` does.
 """
 from __future__ import annotations
 
@@ -40,10 +42,17 @@ def _expand(allowed: tuple[str, ...] | list[str], access_groups: AccessGroups) -
 
 def matches(model: str, allowed: tuple[str, ...] | list[str], access_groups: AccessGroups = NO_ACCESS_GROUPS) -> bool:
     """Whether ``model`` is one of ``allowed`` (names, patterns, access groups or the all-models names)."""
-    for entry in _expand(allowed, access_groups):
+    entries = _expand(allowed, access_groups)
+    for entry in entries:
         if entry in ALL_MODELS or entry == model or ("*" in entry and fnmatch.fnmatchcase(model, entry)):
             return True
-    return False
+    if "*" in model or not any("*" in entry for entry in entries):
+        return False
+    # imported here: it needs litellm's provider table, which only a wildcard grant consults
+    from gateway.config.wildcards import provider_qualified
+
+    qualified = provider_qualified(model)
+    return qualified is not None and any("*" in entry and fnmatch.fnmatchcase(qualified, entry) for entry in entries)
 
 
 def _refused_by(principal: Principal, names: tuple[str, ...], access_groups: AccessGroups) -> str | None:
