@@ -130,6 +130,13 @@ def sqs_chat() -> dict:
     return event
 
 
+def schedule() -> dict:
+    """EventBridge scheduled event (the router calibration function's trigger)."""
+    event = generate("cloudwatch", "scheduled-event", "--region", "us-east-1")
+    event["resources"] = ["arn:aws:events:us-east-1:123456789012:rule/llm-gateway-RouterCalibrationFunctionCalibrate"]
+    return event
+
+
 def all_events() -> dict[str, dict]:
     stream = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
     return {
@@ -144,6 +151,7 @@ def all_events() -> dict[str, dict]:
         "function-url-health-live.json": function_url("GET", "/_health/live", None, b64=False, request_id="url-health-1"),
         "s3-put-batch.json": s3_put(),
         "sqs-chat.json": sqs_chat(),
+        "schedule-router-calibration.json": schedule(),
     }
 
 

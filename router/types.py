@@ -71,6 +71,9 @@ class RouteRequest:
     team_id: str | None = None
     tools: tuple[Any, ...] | None = None
     embedding: tuple[float, ...] | None = None
+    #: share (0..1) of the caller's tightest budget still unspent; None when no budget applies.
+    #: Budget-aware strategies (``budget: {below: ...}`` in their settings) shift toward cheaper models.
+    budget_share: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "messages", tuple(self.messages or ()))
@@ -149,6 +152,13 @@ class Decision:
     strategy: str
     artifact_version: str | None
     reason: str
+    #: the predictor's quality per artifact model (artifact order): numbers only, for spend logs and
+    #: ``python -m router calibrate --from-spend-logs``; None for strategies without a predictor
+    qualities: tuple[float, ...] | None = None
+    #: the threshold strategy's score (predicted quality gain of strong over weak)
+    score: float | None = None
+    #: the budget share the decision was shifted for (None: no shift)
+    budget_share: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +167,9 @@ class Decision:
             "strategy": self.strategy,
             "artifact_version": self.artifact_version,
             "reason": self.reason,
+            **({"qualities": [_finite(q) for q in self.qualities]} if self.qualities is not None else {}),
+            **({"score": _finite(self.score)} if self.score is not None else {}),
+            **({"budget_share": _finite(self.budget_share)} if self.budget_share is not None else {}),
         }
 
 

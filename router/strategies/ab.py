@@ -14,6 +14,7 @@ the literal ``"anonymous"``. Each arm may name its artifact with ``"artifact": "
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from ..settings import check_keys, fail, get_number, get_str
@@ -53,4 +54,4 @@ class ABRouter:
     def route(self, request: RouteRequest) -> Decision:
         arm = self.arm(request)
         d = (self.a if arm == "a" else self.b).route(request)
-        return Decision(d.model, d.candidates, f"ab:{arm}>{d.strategy}", d.artifact_version, f"ab arm {arm}; {d.reason}")
+        return replace(d, strategy=f"ab:{arm}>{d.strategy}", reason=f"ab arm {arm}; {d.reason}")

@@ -37,6 +37,7 @@ import math
 from typing import Any, Mapping
 
 from ..artifacts import Artifact
+from ..budget import BudgetShift
 from ..errors import NoCandidateError
 from ..predictors import Predictor, make_predictor
 from ..settings import as_mapping, check_keys, fail, get_int, get_number, get_str, get_str_list
@@ -63,7 +64,8 @@ def _model_map(s: Mapping[str, Any], art: Artifact, where: str) -> dict[str, str
 
 class ThresholdRouter:
     def __init__(self, name: str, art: Artifact, pred: Predictor, strong: tuple[str, int], weak: tuple[str, int],
-                 threshold: float, fraction: float | None):
+                 threshold: float, fraction: float | None, budget: BudgetShift | None = None,
+                 calibration: list[float] | None = None):
         self.name = name
         self.artifact_version = art.version
         self.pred = pred
@@ -71,10 +73,13 @@ class ThresholdRouter:
         self.weak_dep, self.wi = weak
         self.threshold = threshold
         self.fraction = fraction
+        self.budget = budget
+        self.calibration = calibration  # sorted calibration scores, kept only for the budget shift
 
     @classmethod
     def from_settings(cls, s: Mapping[str, Any], art: Artifact, where: str, name: str) -> "ThresholdRouter":
-        check_keys(s, ("strategy", "strong_model", "weak_model", "threshold", "strong_fraction", "models", "k", "name"), where)
+        check_keys(s, ("strategy", "strong_model", "weak_model", "threshold", "strong_fraction", "models", "k", "name",
+                       "budget"), where)
         strong_dep = get_str(s, "strong_model", where)
         weak_dep = get_str(s, "weak_model", where)
         if strong_dep == weak_dep:
@@ -107,13 +112,18 @@ class ThresholdRouter:
         if k is not None and art.kind != "knn":
             raise fail(f"{where}.k", "only applies to knn artifacts")
         pred = make_predictor(art, k)
+        budget = BudgetShift.from_settings(s, where, with_lambda=False)
         if has_t:
+            if budget is not None:
+                raise fail(f"{where}.budget", "needs 'strong_fraction' (the shift lowers the share of strong calls)")
             thr = float(get_number(s, "threshold", where))
-            frac = None
+            frac, calibration = None, None
         else:
             frac = float(get_number(s, "strong_fraction", where, lo=0.0, hi=1.0))
-            thr = calibrated_threshold(art, si, wi, frac)
-        return cls(name, art, pred, (strong_dep, si), (weak_dep, wi), thr, frac)
+            calibration = calibration_scores(art, si, wi)
+            thr = threshold_for(calibration, frac)
+        return cls(name, art, pred, (strong_dep, si), (weak_dep, wi), thr, frac, budget,
+                   calibration if budget is not None else None)
 
     def describe(self) -> dict[str, Any]:
         return {"strategy": self.name, "artifact_version": self.artifact_version, "strong_model": self.strong_dep,
@@ -123,25 +133,32 @@ class ThresholdRouter:
     def route(self, request: RouteRequest) -> Decision:
         q = self.pred.predict(request.prompt)
         score = float(q[self.si] - q[self.wi])
-        margin = score - self.threshold
+        threshold, fraction, shifted = self.threshold, self.fraction, None
+        if self.budget is not None and self.budget.depth(request.budget_share) > 0:
+            fraction = self.budget.fraction(self.fraction, request.budget_share)
+            threshold = threshold_for(self.calibration, fraction)
+            shifted = request.budget_share
+        margin = score - threshold
         strong = margin >= 0
         first, second = (self.strong_dep, self.weak_dep) if strong else (self.weak_dep, self.strong_dep)
         cands = (ScoredCandidate(self.strong_dep, margin), ScoredCandidate(self.weak_dep, -margin))
         cands = tuple(sorted(cands, key=lambda c: c.name != first))
-        frac = f", strong_fraction {self.fraction:.3f}" if self.fraction is not None else ""
-        why = (f"{self.name}: score {score:.4f} {'>=' if strong else '<'} threshold {self.threshold:.4f}{frac} "
+        frac = f", strong_fraction {fraction:.3f}" if fraction is not None else ""
+        budget = self.budget.note(request.budget_share) if self.budget is not None else ""
+        why = (f"{self.name}: score {score:.4f} {'>=' if strong else '<'} threshold {threshold:.4f}{frac}{budget} "
                f"-> {'strong' if strong else 'weak'}")
+        numbers = {"qualities": tuple(float(x) for x in q), "score": score, "budget_share": shifted}
         if request.allowed(first):
-            return Decision(first, cands, self.name, self.artifact_version, why)
+            return Decision(first, cands, self.name, self.artifact_version, why, **numbers)
         if request.allowed(second):
             return Decision(second, cands, self.name, self.artifact_version,
-                            f"{why}; {first} not allowed for this key, using {second}")
+                            f"{why}; {first} not allowed for this key, using {second}", **numbers)
         raise NoCandidateError(f"{self.name} router: neither {self.strong_dep!r} nor {self.weak_dep!r} "
                                f"is allowed for this key")
 
 
-def calibrated_threshold(art: Artifact, si: int, wi: int, fraction: float) -> float:
-    """Threshold whose share of calibration scores at or above it is ``fraction``."""
+def calibration_scores(art: Artifact, si: int, wi: int) -> list[float]:
+    """The artifact's calibration sample as threshold scores (strong minus weak), highest first."""
     cal = art.arrays.get("calib_pred")
     shape = tuple(getattr(cal, "shape", ()))
     if len(shape) != 2 or shape[0] == 0 or shape[1] != len(art.model_names):
@@ -149,21 +166,30 @@ def calibrated_threshold(art: Artifact, si: int, wi: int, fraction: float) -> fl
                                                       f"use an explicit 'threshold' or run `python -m router calibrate --write`")
     flat = cal.flat if isinstance(cal.flat, memoryview) else cal.ravel().tolist()  # NpyArray or numpy
     m = shape[1]
-    scores = sorted((float(flat[i * m + si]) - float(flat[i * m + wi]) for i in range(shape[0])), reverse=True)
-    n = len(scores)
+    return sorted((float(flat[i * m + si]) - float(flat[i * m + wi]) for i in range(shape[0])), reverse=True)
+
+
+def threshold_for(scores: list[float], fraction: float) -> float:
+    """Threshold whose share of ``scores`` (highest first) at or above it is ``fraction``."""
     if fraction <= 0:
         return float("inf")
     if fraction >= 1:
         return float("-inf")
-    k = int(round(fraction * n))
+    k = int(round(fraction * len(scores)))
     if k <= 0:
         return math.nextafter(scores[0], math.inf)
     return float(scores[k - 1])
 
 
+def calibrated_threshold(art: Artifact, si: int, wi: int, fraction: float) -> float:
+    """Threshold whose share of calibration scores at or above it is ``fraction``."""
+    return threshold_for(calibration_scores(art, si, wi), fraction)
+
+
 class CostAwareRouter:
     def __init__(self, name: str, art: Artifact, pred: Predictor, cols: list[tuple[int, str]], lam: float,
-                 prices: dict[str, tuple[float, float]], out_tokens: int, restrict: frozenset[str] | None):
+                 prices: dict[str, tuple[float, float]], out_tokens: int, restrict: frozenset[str] | None,
+                 budget: BudgetShift | None = None):
         self.name = name
         self.artifact_version = art.version
         self.pred = pred
@@ -172,10 +198,12 @@ class CostAwareRouter:
         self.prices = prices  # deployment-or-model -> (input, output) fallback prices
         self.out_tokens = out_tokens
         self.restrict = restrict
+        self.budget = budget
 
     @classmethod
     def from_settings(cls, s: Mapping[str, Any], art: Artifact, where: str, name: str) -> "CostAwareRouter":
-        check_keys(s, ("strategy", "lambda", "models", "candidates", "prices", "expected_output_tokens", "k", "name"), where)
+        check_keys(s, ("strategy", "lambda", "models", "candidates", "prices", "expected_output_tokens", "k", "name",
+                       "budget"), where)
         lam = float(get_number(s, "lambda", where, lo=0.0, required=True))
         mapping = _model_map(s, art, where) or {m: m for m in art.model_names}
         restrict = get_str_list(s, "candidates", where)
@@ -205,7 +233,8 @@ class CostAwareRouter:
             raise fail(f"{where}.k", "only applies to knn artifacts")
         out_tokens = int(get_int(s, "expected_output_tokens", where, lo=0, default=256))
         return cls(name, art, pred=make_predictor(art, k), cols=cols, lam=lam, prices=prices, out_tokens=out_tokens,
-                   restrict=frozenset(restrict) if restrict else None)
+                   restrict=frozenset(restrict) if restrict else None,
+                   budget=BudgetShift.from_settings(s, where, with_lambda=True))
 
     def describe(self) -> dict[str, Any]:
         return {"strategy": self.name, "artifact_version": self.artifact_version, "lambda": self.lam,
@@ -229,14 +258,18 @@ class CostAwareRouter:
                 ip, op = self.prices["model:" + names[i]]
             costs.append(ip * max(request.tokens, 1) + op * self.out_tokens)
         cmax = max(costs) or 1.0
+        lam = self.budget.lam(self.lam, request.budget_share) if self.budget is not None else self.lam
         best: dict[str, tuple[float, float, float]] = {}
         for (i, dep), c in zip(usable, costs):
-            u = float(q[i]) - self.lam * c / cmax
+            u = float(q[i]) - lam * c / cmax
             cur = best.get(dep)
             if cur is None or u > cur[0] or (u == cur[0] and c < cur[2]):
                 best[dep] = (u, float(q[i]), c)
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[1][2], kv[0]))
         dep, (u, qq, c) = ranked[0]
-        why = (f"{self.name}: lambda {self.lam:g}; best utility {u:.4f} (predicted quality {qq:.4f}, "
+        budget = self.budget.note(request.budget_share) if self.budget is not None else ""
+        why = (f"{self.name}: lambda {lam:g}{budget}; best utility {u:.4f} (predicted quality {qq:.4f}, "
                f"relative cost {c / cmax:.3f}) among {len(ranked)} deployment(s)")
-        return Decision(dep, tuple(ScoredCandidate(d, v[0]) for d, v in ranked), self.name, self.artifact_version, why)
+        shifted = request.budget_share if lam != self.lam else None
+        return Decision(dep, tuple(ScoredCandidate(d, v[0]) for d, v in ranked), self.name, self.artifact_version, why,
+                        qualities=tuple(float(x) for x in q), budget_share=shifted)

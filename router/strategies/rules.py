@@ -23,7 +23,7 @@ so a huge prompt cannot make a rule slow.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 from ..errors import NoCandidateError
@@ -177,7 +177,7 @@ class RulesRouter:
             d = target.route(req)
         except NoCandidateError:
             return None
-        return Decision(d.model, d.candidates, f"{self.name}>{d.strategy}", d.artifact_version, f"{why}; {d.reason}")
+        return replace(d, strategy=f"{self.name}>{d.strategy}", reason=f"{why}; {d.reason}")
 
     def describe(self) -> dict[str, Any]:
         def tgt(t: Target) -> Any:

@@ -7,7 +7,8 @@ eval       honest evaluation: nested alpha selection inside every training fold;
            single model's cost and the cost to match it, plus PNG plots. --artifact evaluates an
            existing artifact through the serving code path instead of training.
 calibrate  turn a target share of strong calls into a threshold (on the artifact's calibration sample
-           or on your own prompts) and optionally store the new calibration sample in the artifact
+           or on your own prompts) and optionally store the new calibration sample in the artifact;
+           --from-spend-logs: on a deployed router's logged decisions, published to S3 for hot reload
 sign       HMAC-sign an artifact (key from $ROUTER_ARTIFACT_HMAC_KEY); verify: check one
 
 Models: --weak-model NAME --strong-model NAME (threshold) or --models A,B,C (multi-model); without
@@ -490,7 +491,44 @@ def _prompts_from(path: str) -> list[str]:
     return load_prompts(p)
 
 
+def cmd_calibrate_from_spend_logs(a: argparse.Namespace) -> int:
+    """The deployment's own traffic: the gateway's spend logs (DynamoDB) and artifacts (S3), found
+    through the gateway's environment (GATEWAY_TABLE, LLMROUTER_MODEL_S3_*, the config source).
+    The gateway's code path (``gateway.learned_routing.calibration``), imported only here."""
+    if not a.router:
+        raise DataError("--from-spend-logs needs --router <virtual model name> (a key of router_settings.llm_routers)")
+    if a.artifact or a.data or a.write:
+        raise DataError("--from-spend-logs reads the serving artifact from S3; leave out --artifact, --data and --write")
+    if a.strong_fraction is not None and len(a.strong_fraction) != 1:
+        raise DataError("--from-spend-logs takes one --strong-fraction")
+    try:
+        from gateway.errors import GatewayError
+        from gateway.learned_routing.calibration import CalibrationRequest, calibrate
+        from gateway.runtime import get_runtime
+    except ImportError as exc:
+        raise DataError(f"--from-spend-logs needs the gateway package (install the project, not only the router "
+                        f"extra): {exc}") from None
+    request = CalibrationRequest(router=a.router, since=a.since, dry_run=a.dry_run,
+                                 strong_fraction=a.strong_fraction[0] if a.strong_fraction else None)
+    try:
+        report = calibrate(get_runtime(), request)
+    except GatewayError as exc:
+        raise DataError(exc.message) from None
+    print(f"router {report['router']}: {report['samples']} logged decisions of {report['previous_version']}; "
+          f"strong share {report['fraction_before'] * 100:.1f}% -> {report['fraction_after'] * 100:.1f}% "
+          f"(target {report['strong_fraction'] * 100:.1f}%)")
+    print(f"  threshold {report['threshold_before']:.6f} -> {report['threshold_after']:.6f}; "
+          + (f"version {report['version']} written to {report['location']}" if report["written"] else "dry run: nothing written"))
+    return 0
+
+
 def cmd_calibrate(a: argparse.Namespace) -> int:
+    if a.from_spend_logs:
+        return cmd_calibrate_from_spend_logs(a)
+    if not a.artifact:
+        raise DataError("name the artifact with --artifact (or calibrate on production with --from-spend-logs)")
+    if a.strong_fraction is None:
+        a.strong_fraction = [0.1, 0.2, 0.3, 0.5]
     key = os.environ.get(a.hmac_key_env) if a.hmac_key_env else None
     signed = "signature" in json.loads((Path(a.artifact) / MANIFEST).read_text())
     # a signed artifact must verify with the key; an unsigned one is checked by hash and signed on --write
@@ -616,9 +654,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_eval)
 
     c = sub.add_parser("calibrate", help="strong fraction -> threshold; optionally store a new calibration sample")
-    c.add_argument("--artifact", required=True)
+    c.add_argument("--artifact")
     c.add_argument("--data", help="prompts: routing data, or JSONL with messages/prompt per line")
-    c.add_argument("--strong-fraction", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5])
+    c.add_argument("--strong-fraction", type=float, nargs="+", default=None,
+                   help="default 0.1 0.2 0.3 0.5 (with --from-spend-logs: one value, default the router's own)")
+    c.add_argument("--from-spend-logs", action="store_true",
+                   help="calibrate a deployed threshold router on its logged decisions and publish the new version to S3")
+    c.add_argument("--router", help="with --from-spend-logs: the virtual model (router_settings.llm_routers key)")
+    c.add_argument("--since", default="7d", help="with --from-spend-logs: how far back (e.g. 12h, 7d; default 7d)")
+    c.add_argument("--dry-run", action="store_true", help="with --from-spend-logs: report only, write nothing")
     c.add_argument("--strong-model")
     c.add_argument("--weak-model")
     c.add_argument("--write", action="store_true", help="store the sample as the artifact's calibration.npz")

@@ -135,3 +135,24 @@ def test_master_key_is_never_plaintext(template) -> None:
 def test_outputs(template) -> None:
     assert {"HttpApiUrl", "FunctionUrl", "StreamingFunctionUrl", "ConfigBucketName", "GatewayTableName",
             "MasterKeySecretArn"} <= set(template["Outputs"])
+
+
+def test_router_calibration_is_off_by_default_and_writes_router_artifacts_only(template) -> None:
+    params, resources = template["Parameters"], template["Resources"]
+    assert params["RouterCalibration"]["Default"] == "off"
+    writes = resources["RouterCalibrationWritePolicy"]
+    assert writes["Condition"] == "AllowRouterCalibrationWrites"
+    assert writes["Properties"]["Roles"] == [{"Ref": "GatewayFunctionRole"}]  # not the streaming function
+    [statement] = writes["Properties"]["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == ["s3:DeleteObject", "s3:PutObject"]
+    assert statement["Resource"] == {"Fn::Sub": "${ConfigBucket.Arn}/router/*"}
+    function = resources["RouterCalibrationFunction"]
+    assert function["Condition"] == "ScheduleRouterCalibration"
+    assert function["Properties"]["Events"]["Calibrate"]["Type"] == "Schedule"
+    [policy] = function["Properties"]["Policies"]
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert sorted(by_sid["ReadSpendLogs"]["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]  # reads, never writes
+    assert by_sid["PublishCalibratedRouterArtifacts"]["Resource"] == {"Fn::Sub": "${ConfigBucket.Arn}/router/*"}
+    for s in policy["Statement"]:
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        assert all("*" not in a for a in actions)

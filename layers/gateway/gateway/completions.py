@@ -58,6 +58,10 @@ class Call:
     def headers(self) -> dict[str, str]:
         headers = {"x-gateway-model": self.answered or self.group}
         headers["x-gateway-router"] = (self.router or {}).get("strategy", "direct")
+        if self.router and self.router.get("reason"):  # never prompt text (router.Decision); ASCII for HTTP
+            headers["x-gateway-router-reason"] = str(self.router["reason"]).encode("ascii", "replace").decode()[:400]
+        if self.router and self.router.get("budget_share") is not None:
+            headers["x-gateway-budget-share"] = f"{float(self.router['budget_share']):.4f}"
         if self.dropped:
             headers["x-gateway-dropped-params"] = ",".join(self.dropped)[:1000]
         if self.output_cap is not None:

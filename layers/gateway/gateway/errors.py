@@ -55,5 +55,9 @@ def not_found(message: str, *, param: str | None = None, code: str = "not_found"
     return GatewayError(404, message, type="invalid_request_error", code=code, param=param)
 
 
+def conflict(message: str, *, code: str = "conflict") -> GatewayError:
+    return GatewayError(409, message, type="invalid_request_error", code=code)
+
+
 def unavailable(message: str, *, code: str = "service_unavailable") -> GatewayError:
     return GatewayError(503, message, type="service_unavailable", code=code)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from gateway.errors import GatewayError
-from gateway.keys import budgets
+from gateway.keys import budget_share, budgets
 from gateway.keys import settings as key_settings
 from gateway.keys import errors as kerr
 from gateway.keys.models import KeyRecord, Limits, TeamRecord, Usage
@@ -129,6 +129,7 @@ def reserve(
         )
         result = store.reserve(kind, ident, r)
         if result.ok:
+            budget_share.observe(kind, ident, result.usage)
             return Reserved(kind, ident, r, result.usage)
         u = result.usage
         if not u.exists or u.version != version:

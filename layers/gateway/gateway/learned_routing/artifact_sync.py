@@ -39,6 +39,7 @@ class ArtifactStore:
         self.schedule = CheckSchedule(hot_reload=hot_reload, interval=interval, clock=clock)
         self.artifacts: dict[str, Artifact] = {}
         self.fingerprints: dict[str, str] = {}
+        self.folders: dict[str, str] = {}  # artifact name -> its folder under the prefix, as last listed
         self.errors: dict[str, str] = {}
         self._failed: dict[str, str] = {}
         self.generation = 0  # bumps whenever the served set changes (routers are rebuilt then)
@@ -116,6 +117,7 @@ class ArtifactStore:
             log.error("router artifacts: %s", self.errors["_listing"])
         changed = False
         for name, (folder, files) in groups.items():
+            self.folders[name] = folder
             fingerprint = self._fingerprint(files)
             if self.fingerprints.get(name) == fingerprint or self._failed.get(name) == fingerprint:
                 continue

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import router as llmrouter
 
 from gateway import errors
+from gateway.keys import budget_share
 from gateway.principal import Principal
 from gateway.catalog import Catalog
 
@@ -33,6 +34,7 @@ class RouterSlot:
     settings: Mapping[str, Any]
     router: llmrouter.Router | None
     error: str | None
+    budget_aware: bool = False  # some strategy in it has ``budget:``: the caller's budget share is looked up
 
     @property
     def fallback_model(self) -> str | None:
@@ -55,7 +57,8 @@ class RoutingTable:
                 built, error = None, str(err)
             if error:
                 log.error("router %r unavailable: %s", name, error)
-            self.slots[name] = RouterSlot(name, dict(settings or {}), built if not error else None, error)
+            self.slots[name] = RouterSlot(name, dict(settings or {}), built if not error else None, error,
+                                          _mentions_budget(router_settings))
 
     def names(self) -> list[str]:
         return list(self.slots)
@@ -63,6 +66,15 @@ class RoutingTable:
     def status(self) -> dict[str, Any]:
         return {name: {"ok": slot.router is not None, "error": slot.error, "fallback_model": slot.fallback_model}
                 for name, slot in self.slots.items()}
+
+
+def _mentions_budget(settings: Any) -> bool:
+    """Whether a ``budget`` block appears anywhere in the (possibly nested: rules, ab) settings."""
+    if isinstance(settings, Mapping):
+        return "budget" in settings or any(_mentions_budget(v) for v in settings.values())
+    if isinstance(settings, (list, tuple)):
+        return any(_mentions_budget(v) for v in settings)
+    return False
 
 
 def _unknown_targets(built: Any, settings: Mapping[str, Any], catalog: Catalog) -> str | None:
@@ -115,6 +127,9 @@ def decide(table: RoutingTable, name: str, body: Any, principal: Principal, cata
                                          "reason": "router unavailable: " + (slot.error or "")[:200],
                                          "artifact_version": None, "router": name}
         raise errors.unavailable(f"The router behind model '{name}' is unavailable: {slot.error}", code="router_unavailable")
+    if not allowed:  # an empty candidate list would mean "unrestricted" to the router
+        raise errors.forbidden(f"Model '{name}' cannot route: this key may use none of the models it routes to.",
+                               code="key_model_access_denied")
     candidates = []
     for model in allowed:
         price = catalog.price(model)
@@ -127,6 +142,7 @@ def decide(table: RoutingTable, name: str, body: Any, principal: Principal, cata
         key_id=principal.key_id,
         team_id=getattr(principal.team, "team_id", None) if principal.team is not None else None,
         tools=tuple(body.tools) if getattr(body, "tools", None) else None,
+        budget_share=budget_share.remaining_share(principal) if slot.budget_aware else None,
     )
     try:
         decision = slot.router.route(request)

@@ -1,13 +1,15 @@
-"""Admin view of the stateless router: what is loaded, and dry-run decisions (no model call)."""
+"""Admin view of the stateless router: what is loaded, dry-run decisions (no model call), and
+calibration of a threshold router on the deployment's own traffic."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway import accounting, errors
 from gateway.auth import require_admin
-from gateway.learned_routing import decide
+from gateway.learned_routing import calibration, decide
 from gateway.principal import Principal
 from gateway.runtime import get_runtime
 from gateway.schemas import ChatCompletionRequest, parse_body
@@ -49,3 +51,19 @@ async def router_route(request: Request, principal: Principal = Depends(require_
     allowed = accounting.visible_models(principal, engine.catalog.names, engine.catalog)
     group, decision = decide.decide(table, body.model, body, principal, engine.catalog, allowed)
     return {"model": group, "decision": decision}
+
+
+class CalibrateRequest(BaseModel):
+    """``POST /router/calibrate``: which router, over how much of its recent traffic."""
+
+    model_config = ConfigDict(extra="forbid")
+    router: str = Field(min_length=1, max_length=128)
+    since: str = Field(default="7d", min_length=2, max_length=8)
+    strong_fraction: Optional[float] = Field(default=None, gt=0, lt=1, allow_inf_nan=False)
+    dry_run: bool = False
+    min_samples: int = Field(default=calibration.recalibrate.MIN_SAMPLES, ge=10, le=calibration.MAX_DECISIONS)
+
+
+@router.post("/router/calibrate", summary="Recalibrate a threshold router on its logged decisions and publish it")
+def router_calibrate(body: CalibrateRequest, principal: Principal = Depends(require_admin)) -> dict[str, Any]:
+    return calibration.calibrate(get_runtime(), calibration.CalibrationRequest(**body.model_dump()))

@@ -200,6 +200,7 @@ class KeyStore(ABC):
         user_id: str | None = None,
         request_id: str | None = None,
         with_payload: bool = True,
+        router: str | None = None,
     ) -> list[SpendLog]:
         """Logs with ``start <= start_time < end``, newest first, at most ``limit``; without their
         stored prompt/response text when ``with_payload`` is False (reports read many logs)."""

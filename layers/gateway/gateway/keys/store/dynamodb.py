@@ -658,6 +658,7 @@ class DynamoDBKeyStore(KeyStore):
         user_id: str | None = None,
         request_id: str | None = None,
         with_payload: bool = True,
+        router: str | None = None,
     ) -> list[SpendLog]:
         e = _Expr()
         filters = []
@@ -667,6 +668,8 @@ class DynamoDBKeyStore(KeyStore):
         if request_id is not None:  # the gateway's request id or the answer's own id (LiteLLM's request_id)
             value = e.v(request_id)
             filters.append(f"({e.n('request_id')} = {value} OR {e.n('response_id')} = {value})")
+        if router is not None:  # decisions of one virtual model (the decision map's own ``router`` entry)
+            filters.append(f"{e.n('router')}.{e.n('router')} = {e.v(router)}")
         lo, hi = iso(start), iso(end)
         out: list[SpendLog] = []
 
