@@ -236,8 +236,11 @@ def test_virtual_key_spend_is_written_after_the_response(lambda_handler, monkeyp
         before_response = [(n, op) for n, op, thread in calls
                            if thread.startswith("AnyIO") or thread == threading.current_thread().name]
         assert before_response and {n for n, _ in before_response} == {1}, calls  # key lookup, admission
-        assert [op for n, op, thread in calls if n == 2 and thread == "gateway-after-response"] == \
+        assert [op for n, op, thread in calls if n == 1 and thread == "gateway-after-response"] == \
             ["TransactWriteItems", "UpdateItem"]  # settle, then the next request's spare
+        assert [op for n, op, thread in calls if n == 2 and thread == "gateway-after-response"] == \
+            ["PutItem", "UpdateItem"]  # admitted by the spare: its log, then settle + next spare in one update
+        assert {thread for n, op, thread in calls if op == "PutItem"} == {"gateway-after-response"}
         assert _spend(lambda_handler, key) > 0
         # A failing Extensions API switches to inline settlement: nothing is lost.
         api._fail_next_after = len(api.next_calls)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.errors import GatewayError
-from gateway.keys import admin, enforce, resolve, spares
+from gateway.keys import admin, enforce, reconcile, resolve, spares
 from gateway.keys.schemas import NewTeamRequest, UpdateKeyRequest
 from tests.keys.test_enforce import PRICE, make_key
 
@@ -190,8 +190,13 @@ def test_settling_a_reclaimed_spare_adds_spend_and_releases_nothing(store):
     finish(admit(p, "r1"))
     used = admit(p, "r2")
     assert used.spare_id is not None
-    store.reclaim_spares("key", p.key_hash, [(used.spare_id, WORST)])  # another instance reclaimed it
+    # another instance reclaimed it (before this request's log existed: no log to settle it by)
+    [(_, _, expires)] = store.get_usage("key", p.key_hash).spares
+    assert reconcile.reclaim(store, "key", p.key_hash, store.get_usage("key", p.key_hash),
+                             [(used.spare_id, WORST, expires)], time.time())
+    assert [spare_id for spare_id, _ in store.get_usage("key", p.key_hash).released] == [used.spare_id]
     finish(used, cost=0.02)
+    assert store.get_usage("key", p.key_hash).released == ()  # its spend added once, the record gone
     give_back_all(store)
     u = store.get_usage("key", p.key_hash)
     assert (u.spend, u.reserved, u.parallel, u.committed) == (Decimal("0.03"), 0, 0, Decimal("0.03"))

@@ -319,6 +319,7 @@ def settle(
         end_user=admission.end_user,
         request_tags=admission.request_tags,
         cache_hit=cache_hit,
+        reservation_id=admission.spare_id,
     )
     key_delta = team_delta = None
     if admission.key_reserved is not None:
@@ -337,15 +338,22 @@ def settle(
             tokens=used_tokens - admission.reserved_tokens if reserved is not None else 0,
             parallel=-1 if reserved is not None else 0))
         for scope, reserved in admission.accounts)
+    next_spare = None
+    if admission.next_spare is not None and admission.spare_id is not None and team_delta is None and not account_deltas:
+        next_spare = spares.plan(admission.principal, *admission.next_spare, now)  # taken in the settle's own write
     settlement = Settlement(log=log, key=key_delta, team=team_delta,
                             key_hash=admission.key_hash if key_delta else None,
-                            team_id=admission.team_id if team_delta else None, accounts=account_deltas)
+                            team_id=admission.team_id if team_delta else None, accounts=account_deltas,
+                            next_spare=next_spare)
     try:
         store = get_store()
     except kerr.StoreUnavailable:
         spend._record_failure(settlement)
         return
-    spend.commit(store, settlement)
+    taken = spend.commit(store, settlement)
+    if next_spare is not None and taken is not None:
+        admission.next_spare = None  # after_settle has no spare left to make
+        spares.hold(store, admission.principal, next_spare, taken)
 
 
 def release(

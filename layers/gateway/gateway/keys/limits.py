@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from gateway.errors import GatewayError
-from gateway.keys import budget_share, budgets
+from gateway.keys import budget_share, budgets, reconcile
 from gateway.keys import settings as key_settings
 from gateway.keys import errors as kerr
 from gateway.keys.models import KeyRecord, Limits, TeamRecord, Usage
@@ -93,6 +93,26 @@ def merge_headers(*parts: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def reservation_for(limits: Limits, version: int, *, cost: Decimal, tokens: int, now: float,
+                    spare: tuple[str, float] | None = None, window: int | None = None,
+                    period: int | None = None) -> Reservation:
+    """One request's share of ``limits`` as the conditional write checks it (current minute and
+    budget period unless given)."""
+    return Reservation(
+        version=version,
+        window=window_of(now) if window is None else window,
+        period=budgets.current_period(limits, now) if period is None else period,
+        cost=cost,
+        tokens=tokens,
+        budget_cap=None if limits.max_budget is None else limits.max_budget - cost,
+        rpm=limits.rpm_limit,
+        tpm_cap=None if limits.tpm_limit is None else limits.tpm_limit - tokens,
+        parallel=limits.max_parallel_requests,
+        now=now,
+        spare=spare,
+    )
+
+
 def reserve(
     store: KeyStore,
     kind: Kind,
@@ -114,19 +134,7 @@ def reserve(
     window = window_of(now)
     period = budgets.current_period(limits, now)
     for _ in range(MAX_ATTEMPTS):
-        r = Reservation(
-            version=version,
-            window=window,
-            period=period,
-            cost=cost,
-            tokens=tokens,
-            budget_cap=None if limits.max_budget is None else limits.max_budget - cost,
-            rpm=limits.rpm_limit,
-            tpm_cap=None if limits.tpm_limit is None else limits.tpm_limit - tokens,
-            parallel=limits.max_parallel_requests,
-            now=now,
-            spare=spare,
-        )
+        r = reservation_for(limits, version, cost=cost, tokens=tokens, now=now, spare=spare, window=window, period=period)
         result = store.reserve(kind, ident, r)
         if result.ok:
             budget_share.observe(kind, ident, result.usage)
@@ -150,10 +158,10 @@ def reserve(
             continue
         stale = stale_after_seconds()
         idle = u.active_at < now - stale  # (every spare is older than the last admission)
-        abandoned = [(spare_id, cost) for spare_id, cost, expires in u.spares
+        abandoned = [(spare_id, cost, expires) for spare_id, cost, expires in u.spares
                      if idle or expires < now - stale]
         if abandoned:
-            store.reclaim_spares(kind, ident, abandoned)
+            reconcile.reclaim(store, kind, ident, u, abandoned, now)
             continue
         if (u.parallel > 0 or u.reserved > 0) and idle:
             store.reset_usage(

@@ -136,6 +136,9 @@ class Usage:
     exists: bool = True
     #: spare admissions held by instances: (spare id, reserved cost, expiry epoch s); see spares.py
     spares: tuple[tuple[str, Decimal, float], ...] = ()
+    #: spares reclaimed with no spend log found: (spare id, expiry epoch s); a settlement replayed
+    #: later adds its spend once against such a record (``gateway.keys.reconcile``)
+    released: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,9 @@ class SpendLog:
     end_user: str | None = None  # the request's ``user`` (LiteLLM's customer / end user), when it names one
     request_tags: tuple[str, ...] = ()  # the request's, key's and team's spend tags (gateway.spend_tags)
     cache_hit: bool = False  # answered from the response cache, as LiteLLM's spend logs say it
+    #: the spare admission this request used (its record on the key's usage item): lets a reclaim find
+    #: the log of a request settled half-way (``gateway.keys.reconcile``)
+    reservation_id: str | None = None
 
 
 AccountKind = Literal["user", "customer", "tag"]

@@ -35,10 +35,11 @@ from decimal import Decimal
 
 from gateway.principal import Principal
 from gateway.errors import GatewayError
-from gateway.keys import budgets, cache, limits
+from gateway.keys import budget_share, budgets, limits
 from gateway.keys import settings as key_settings
 from gateway.keys.errors import StoreUnavailable
-from gateway.keys.store.base import KeyStore
+from gateway.keys.models import Usage
+from gateway.keys.store.base import KeyStore, Reservation
 
 #: above this many spares on one item, a new one is given back at once (keeps the hot item small)
 MAX_SPARES_PER_ITEM = 64
@@ -136,11 +137,38 @@ def make(store: KeyStore, principal: Principal, cost: Decimal, tokens: int) -> S
     )
     crowded = len(on_key.usage.spares) > MAX_SPARES_PER_ITEM or (
         on_team is not None and len(on_team.usage.spares) > MAX_SPARES_PER_ITEM)
+    return _keep(store, key.token, spare, crowded=crowded)
+
+
+def plan(principal: Principal, cost: Decimal, tokens: int, now: float) -> Reservation | None:
+    """The next spare for a key with no team, as a reservation a settle can take in its own write
+    (``Settlement.next_spare``); None where ``make`` must do it (a team) or no spare is due."""
+    key = principal.key
+    if key is None or principal.team is not None or key.team_id is not None or not (enabled() and eligible(principal)):
+        return None
+    return limits.reservation_for(key.limits, key.version, cost=cost, tokens=tokens, now=now,
+                                  spare=(uuid.uuid4().hex[:12], now + ttl_seconds()))
+
+
+def hold(store: KeyStore, principal: Principal, r: Reservation, usage: Usage) -> Spare | None:
+    """Keep a spare a settle took in its own write (``plan``), as ``make`` keeps the one it reserves."""
+    key = principal.key
+    assert key is not None and r.spare is not None
+    spare = Spare(
+        spare_id=r.spare[0], key_hash=key.token, key_version=key.version, key_period=r.period, team_id=None,
+        team_version=None, team_period=None, cost=r.cost, tokens=r.tokens, window=r.window,
+        windowed=_windowed(principal), expires=r.spare[1], headers=limits.rate_headers(key.limits, usage, r.now),
+    )
+    budget_share.observe("key", key.token, usage)
+    return _keep(store, key.token, spare, crowded=len(usage.spares) > MAX_SPARES_PER_ITEM)
+
+
+def _keep(store: KeyStore, key_hash: str, spare: Spare, *, crowded: bool) -> Spare | None:
     if crowded:
         drop(store, spare)
         return None
     with _lock:
-        previous, _held[key.token] = _held.get(key.token), spare
+        previous, _held[key_hash] = _held.get(key_hash), spare
     if previous is not None:
         drop(store, previous)
     return spare
@@ -177,4 +205,4 @@ def forget_all() -> list[Spare]:
     return held
 
 
-__all__ = ["Spare", "covered", "take", "make", "drop", "enabled", "eligible", "take_expired", "forget_all", "MAX_SPARES_PER_ITEM"]
+__all__ = ["Spare", "covered", "take", "make", "plan", "hold", "drop", "enabled", "eligible", "take_expired", "forget_all", "MAX_SPARES_PER_ITEM"]

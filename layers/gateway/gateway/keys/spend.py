@@ -3,7 +3,10 @@
 Each request's spend is one DynamoDB transaction: the key's (and team's) counters move and the
 spend-log item is written together, the log put being conditional on the item not existing. A retry
 of a transaction that in fact went through is therefore refused (``AlreadySettled``) instead of
-billing twice, and the sum of the spend logs always equals the recorded spend.
+billing twice, and the sum of the spend logs always equals the recorded spend. A key without team
+or accounts that was admitted against a spare settles with two plain writes instead (the log, then
+one conditional update that also takes the next spare), exact for the reasons given in
+``DynamoDBKeyStore._commit_two_writes`` and ``gateway.keys.reconcile``.
 
 If the transaction still fails after ``SETTLE_MAX_ATTEMPTS`` (default 5, backoff from 50 ms), the
 settlement is NOT dropped and NOT raised to the client (the provider has answered and been paid; the
@@ -20,13 +23,13 @@ import logging
 import random
 import threading
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from gateway.keys import settings as key_settings
 from gateway.keys.errors import AlreadySettled, StoreUnavailable
-from gateway.keys.models import SpendLog
+from gateway.keys.models import SpendLog, Usage
 from gateway.keys.store.base import AccountDelta, KeyStore, Settlement, UsageDelta
 
 logger = logging.getLogger("gateway.keys.spend")
@@ -56,32 +59,33 @@ def max_attempts() -> int:
     return key_settings.get().settle_max_attempts
 
 
-def commit(store: KeyStore, settlement: Settlement) -> bool:
-    """Apply one settlement with retries. True if recorded (now or earlier), False if queued for replay."""
+def commit(store: KeyStore, settlement: Settlement) -> Usage | None:
+    """Apply one settlement with retries, or queue it for replay. Returns the key's counters when
+    the settlement's ``next_spare`` was taken with it (None otherwise, also when it was queued)."""
     flush_pending(store)
-    if _commit_with_retries(store, settlement):
-        return True
-    _record_failure(settlement)
-    return False
+    done, usage = _commit_with_retries(store, settlement)
+    if not done:
+        _record_failure(settlement)
+    return usage
 
 
-def _commit_with_retries(store: KeyStore, settlement: Settlement) -> bool:
+def _commit_with_retries(store: KeyStore, settlement: Settlement) -> tuple[bool, Usage | None]:
     attempts = max_attempts()
     for attempt in range(attempts):
         try:
-            store.commit(settlement)
-            return True
+            return True, store.commit(settlement)
         except AlreadySettled:
-            return True
+            return True, None
         except StoreUnavailable as exc:
             if attempt + 1 == attempts:
                 logger.warning("settle attempt %d failed for %s: %s", attempt + 1, settlement.log.request_id, exc)
-                return False
+                return False, None
             time.sleep(min(1.0, 0.05 * 2**attempt) * (0.5 + random.random()))
-    return False
+    return False, None
 
 
 def _record_failure(settlement: Settlement) -> None:
+    settlement = replace(settlement, next_spare=None)  # a replay settles; the next spare is for now only
     logger.error(json.dumps({"event": "spend_settle_failed", "request_id": settlement.log.request_id,
                              "settlement": _jsonable(settlement)}, default=str))
     with _lock:
@@ -146,7 +150,8 @@ def _delta(d: dict[str, Any]) -> UsageDelta:
 def replay(store: KeyStore, settlement: Settlement) -> str:
     """Apply a queued or logged settlement once more: 'recorded' or 'already_recorded'.
 
-    Raises ``StoreUnavailable`` if DynamoDB cannot take it now (try again later: nothing was written)."""
+    Raises ``StoreUnavailable`` if DynamoDB cannot take it now (try again later: what was written, if
+    anything, is recognised by the next try, so it adds nothing twice)."""
     try:
         store.commit(settlement)
     except AlreadySettled:

@@ -75,6 +75,9 @@ class Settlement:
     team_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     accounts: tuple[AccountDelta, ...] = ()  # the key's user and the request's customer, when they exist
+    #: the next spare admission on the key, taken in the same write as this settle when the store can
+    #: (``commit`` returns the key's counters then); never replayed
+    next_spare: Reservation | None = None
 
 
 class KeyStore(ABC):
@@ -172,10 +175,20 @@ class KeyStore(ABC):
         including its spare record if it made one."""
 
     @abstractmethod
-    def commit(self, settlement: Settlement) -> None:
-        """Apply usage deltas and write the spend log in one transaction; raise ``AlreadySettled`` if
-        the log for this request already exists (so a retry never bills twice). A delta whose spare
-        was reclaimed meanwhile adds its spend but releases nothing (the reclaim already did)."""
+    def commit(self, settlement: Settlement) -> Usage | None:
+        """Apply usage deltas and write the spend log exactly once; raise ``AlreadySettled`` if this
+        request was settled already (so a retry never bills twice). A delta whose spare was reclaimed
+        meanwhile adds its spend but releases nothing (the reclaim already did). Returns the key's
+        counters when ``settlement.next_spare`` was taken in the same write, else None."""
+
+    @abstractmethod
+    def find_reserved_log(self, key_hash: str, reservation_id: str, start: float, end: float) -> SpendLog | None:
+        """The spend log of the request admitted with spare ``reservation_id`` (started in [start, end])."""
+
+    @abstractmethod
+    def settle_reclaimed(self, kind: Kind, ident: str, spare_id: str, reserved: Decimal, spend: Decimal) -> bool:
+        """Settle a half-settled request on its behalf (its log exists, its spare record is still
+        there): add ``spend``, release ``reserved`` and the slot. False if the record is gone."""
 
     @abstractmethod
     def drop_spare(self, kind: Kind, ident: str, spare_id: str, cost: Decimal, tokens: int, window: int) -> None:
@@ -183,9 +196,12 @@ class KeyStore(ABC):
         minute window is still current. Nothing happens if it was reclaimed already."""
 
     @abstractmethod
-    def reclaim_spares(self, kind: Kind, ident: str, spares: list[tuple[str, Decimal]]) -> bool:
+    def reclaim_spares(self, kind: Kind, ident: str, spares: list[tuple[str, Decimal]],
+                       released: tuple[tuple[str, float], ...] = (), expired: tuple[str, ...] = ()) -> bool:
         """Give back spares whose instances are gone (``(id, cost)``); False if one of them was
-        settled, dropped or reclaimed meanwhile (nothing changed)."""
+        settled, dropped or reclaimed meanwhile (nothing changed). ``released``: records to leave for
+        those (id, expiry) a late settlement may still add spend against; ``expired``: such records
+        to delete."""
 
     # --- spend logs ---
     @abstractmethod

@@ -66,6 +66,8 @@ USAGE_ATTRS = {
 
 #: a spare admission's record on the USAGE item: ``sp_<id> = {"c": reserved cost, "x": expiry}``
 SPARE_PREFIX = "sp_"
+#: a spare reclaimed with no spend log found: ``rl_<id> = expiry`` (``gateway.keys.reconcile``)
+RELEASED_PREFIX = "rl_"
 
 
 def key_item(record: KeyRecord) -> dict[str, Any]:
@@ -157,6 +159,8 @@ def usage_from(raw: dict[str, Any] | None) -> Usage:
         exists=True,
         spares=tuple(sorted((name[len(SPARE_PREFIX):], Decimal(entry["c"]), float(entry["x"]))
                             for name, entry in raw.items() if name.startswith(SPARE_PREFIX))),
+        released=tuple(sorted((name[len(RELEASED_PREFIX):], float(expiry))
+                              for name, expiry in raw.items() if name.startswith(RELEASED_PREFIX))),
     )
 
 
@@ -210,13 +214,15 @@ def log_item(log: SpendLog) -> dict[str, Any]:
         "end_user": log.end_user,
         "request_tags": list(log.request_tags) or None,
         "cache_hit": True if log.cache_hit else None,  # left out when false, like the other optional fields
+        "reservation_id": log.reservation_id,
     }
 
 
 #: what ``log_item`` writes, less ``payload`` (``query_logs(with_payload=False)`` reads these)
 _LOG_ATTRS_WITHOUT_PAYLOAD = ("type", "request_id", "api_key", "team_id", "user_id", "key_alias", "model",
                               "deployment", "router", "prompt_tokens", "completion_tokens", "spend", "latency_ms",
-                              "status", "error_code", "start_time", "end_time", "ttl", "response_id", "request_tags", "end_user", "cache_hit")
+                              "status", "error_code", "start_time", "end_time", "ttl", "response_id", "request_tags", "end_user", "cache_hit",
+                              "reservation_id")
 
 
 def spend_log(raw: dict[str, Any]) -> SpendLog:
@@ -243,6 +249,7 @@ def spend_log(raw: dict[str, Any]) -> SpendLog:
         end_user=raw.get("end_user"),
         request_tags=tuple(tag for tag in raw.get("request_tags") or () if isinstance(tag, str)),
         cache_hit=bool(raw.get("cache_hit", False)),
+        reservation_id=raw.get("reservation_id"),
     )
 
 
@@ -294,6 +301,30 @@ def _delta_update(expr: _Expr, delta: UsageDelta) -> str:
     if delta.parallel:
         parts.append(f"{expr.n('par')} {expr.v(delta.parallel)}")
     return "ADD " + ", ".join(parts)
+
+
+def _reservation_conditions(e: _Expr, r: Reservation, *, spend_moves: Decimal, tokens_move: int) -> list[str]:
+    """The conditions of ``r``, on the item as it is before a write that also moves ``committed`` by
+    ``spend_moves`` and the tokens by ``tokens_move`` (a settle in the same write): limits hold after it."""
+    conds = [f"{e.n('ver')} = {e.v(r.version)}", f"{e.n('win')} = {e.v(r.window)}"]
+    if r.period is not None:
+        conds.append(f"{e.n('bp')} = {e.v(r.period)}")
+    if r.budget_cap is not None:
+        conds.append(f"{e.n('com')} <= {e.v(r.budget_cap - spend_moves)}")
+    if r.rpm is not None:
+        conds.append(f"{e.n('rq')} < {e.v(r.rpm)}")
+    if r.tpm_cap is not None:
+        conds.append(f"{e.n('tk')} <= {e.v(r.tpm_cap - tokens_move)}")
+    if r.parallel is not None:
+        conds.append(f"{e.n('par')} < {e.v(r.parallel)}")
+    return conds
+
+
+def _spare_record(e: _Expr, r: Reservation) -> list[str]:
+    if r.spare is None:
+        return []
+    spare_id, expires = r.spare
+    return [f"{e.n(SPARE_PREFIX + spare_id)} = {e.v({'c': r.cost, 'x': Decimal(str(round(expires, 3)))})}"]
 
 
 class DynamoDBKeyStore(KeyStore):
@@ -485,24 +516,10 @@ class DynamoDBKeyStore(KeyStore):
     # ------------------------------------------------------------ enforcement
     def reserve(self, kind: Kind, ident: str, r: Reservation) -> ReserveResult:
         e = _Expr()
-        conds = [f"{e.n('ver')} = {e.v(r.version)}", f"{e.n('win')} = {e.v(r.window)}"]
-        if r.period is not None:
-            conds.append(f"{e.n('bp')} = {e.v(r.period)}")
-        if r.budget_cap is not None:
-            conds.append(f"{e.n('com')} <= {e.v(r.budget_cap)}")
-        if r.rpm is not None:
-            conds.append(f"{e.n('rq')} < {e.v(r.rpm)}")
-        if r.tpm_cap is not None:
-            conds.append(f"{e.n('tk')} <= {e.v(r.tpm_cap)}")
-        if r.parallel is not None:
-            conds.append(f"{e.n('par')} < {e.v(r.parallel)}")
-        spare = ""
-        if r.spare is not None:
-            spare_id, expires = r.spare
-            entry = {"c": r.cost, "x": Decimal(str(round(expires, 3)))}
-            spare = f", {e.n(SPARE_PREFIX + spare_id)} = {e.v(entry)}"
+        conds = _reservation_conditions(e, r, spend_moves=ZERO, tokens_move=0)
+        sets = [f"{e.n('act')} = {e.v(Decimal(str(round(r.now, 3))))}", *_spare_record(e, r)]
         update = (
-            f"SET {e.n('act')} = {e.v(Decimal(str(round(r.now, 3))))}{spare} "
+            f"SET {', '.join(sets)} "
             f"ADD {e.n('rq')} {e.v(1)}, {e.n('tk')} {e.v(r.tokens)}, {e.n('rsv')} {e.v(r.cost)}, "
             f"{e.n('com')} {e.v(r.cost)}, {e.n('par')} {e.v(1)}"
         )
@@ -581,18 +598,23 @@ class DynamoDBKeyStore(KeyStore):
                 if not condition_failed(exc):
                     raise
 
-    def reclaim_spares(self, kind: Kind, ident: str, spares: list[tuple[str, Decimal]]) -> bool:
+    def reclaim_spares(self, kind: Kind, ident: str, spares: list[tuple[str, Decimal]],
+                       released: tuple[tuple[str, float], ...] = (), expired: tuple[str, ...] = ()) -> bool:
         e = _Expr()
         names = [e.n(SPARE_PREFIX + spare_id) for spare_id, _ in spares]
         total = sum((cost for _, cost in spares), ZERO)
+        sets = [f"{e.n(RELEASED_PREFIX + spare_id)} = {e.v(Decimal(str(round(expiry, 3))))}" for spare_id, expiry in released]
+        removed = names + [e.n(RELEASED_PREFIX + spare_id) for spare_id in expired]
+        update = (f"SET {', '.join(sets)} " if sets else "") + f"REMOVE {', '.join(removed)}"
+        if spares:
+            update += f" ADD {e.n('rsv')} {e.v(-total)}, {e.n('com')} {e.v(-total)}, {e.n('par')} {e.v(-len(spares))}"
         try:
             self._call(
                 "update_item",
                 TableName=self.table,
                 Key=serialize({"pk": _pk(kind, ident), "sk": "USAGE"}),
-                UpdateExpression=(f"REMOVE {', '.join(names)} ADD {e.n('rsv')} {e.v(-total)}, "
-                                  f"{e.n('com')} {e.v(-total)}, {e.n('par')} {e.v(-len(spares))}"),
-                ConditionExpression=" AND ".join(f"attribute_exists({n})" for n in names),
+                UpdateExpression=update,
+                ConditionExpression=" AND ".join([f"attribute_exists({n})" for n in names] or ["attribute_exists(pk)"]),
                 **e.kwargs(),
             )
         except ClientError as exc:
@@ -601,7 +623,9 @@ class DynamoDBKeyStore(KeyStore):
             raise
         return True
 
-    def commit(self, s: Settlement) -> None:
+    def commit(self, s: Settlement) -> Usage | None:
+        if _two_writes(s):
+            return self._commit_two_writes(s)
         log = serialize(log_item(s.log))
         ops: list[dict[str, Any]] = []
         deltas: list[tuple[str, UsageDelta]] = []
@@ -629,7 +653,7 @@ class DynamoDBKeyStore(KeyStore):
                 if condition_failed(exc):
                     raise AlreadySettled(s.log.request_id) from exc
                 raise
-            return
+            return None
         ops.append({"Put": {"TableName": self.table, "Item": log, "ConditionExpression": "attribute_not_exists(pk)"}})
         try:
             self._transact(ops)
@@ -645,6 +669,107 @@ class DynamoDBKeyStore(KeyStore):
                     return UsageDelta(spend=delta.spend, release=ZERO, tokens=0, parallel=0)
                 return self.commit(replace(s, key=unreserved(s.key, "key"), team=unreserved(s.team, "team")))
             raise StoreUnavailable(f"settle transaction cancelled: {exc.reasons}") from exc
+        return None
+
+    def _commit_two_writes(self, s: Settlement) -> Usage | None:
+        """A key settled against its spare, alone: the spend log (a conditional put), then ONE
+        UpdateItem on the key's counters that settles, removes the spare's record and, when asked,
+        takes the next spare. 2 write units where the transaction and a separate spare took about 5.
+
+        Exactly once without a transaction: the log put is idempotent, and the update is conditional
+        on the spare's record, which only this update (or a reclaim, ``gateway.keys.reconcile``)
+        removes. Killed between the two writes, the log exists and the record stays: a replay skips
+        the put and settles; if nothing replays, the reclaim that frees the record finds the log by
+        ``reservation_id`` and settles on its behalf. A reclaim that finds no log leaves an ``rl_``
+        record instead, against which a settlement that arrives later still adds its spend once."""
+        assert s.key is not None and s.key.spare is not None and s.key_hash is not None
+        new_log = True
+        try:
+            self._call("put_item", TableName=self.table, Item=serialize(log_item(s.log)),
+                       ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            new_log = False  # a retry or replay: the counters may still be unsettled
+        key = serialize({"pk": _pk("key", s.key_hash), "sk": "USAGE"})
+        delta, spare_name = s.key, SPARE_PREFIX + s.key.spare
+        for next_spare in ((s.next_spare, None) if s.next_spare is not None else (None,)):
+            e = _Expr()
+            sp = e.n(spare_name)
+            spend_moves = delta.spend - delta.release
+            adds = {"spend": delta.spend, "spend_total": delta.spend, "rsv": -delta.release, "com": spend_moves,
+                    "tk": Decimal(delta.tokens), "par": Decimal(delta.parallel)}
+            conds, sets = [f"attribute_exists({sp})"], []
+            if next_spare is not None:
+                conds += _reservation_conditions(e, next_spare, spend_moves=spend_moves, tokens_move=delta.tokens)
+                sets = [f"{e.n('act')} = {e.v(Decimal(str(round(next_spare.now, 3))))}", *_spare_record(e, next_spare)]
+                for name, amount in (("rsv", next_spare.cost), ("com", next_spare.cost), ("tk", next_spare.tokens),
+                                     ("par", 1), ("rq", 1)):
+                    adds[name] = adds.get(name, ZERO) + Decimal(amount)
+            add = ", ".join(f"{e.n(name)} {e.v(amount)}" for name, amount in adds.items() if amount or name == "spend")
+            update = (f"SET {', '.join(sets)} " if sets else "") + f"REMOVE {sp} ADD {add}"
+            try:
+                out = self._call("update_item", TableName=self.table, Key=key, UpdateExpression=update,
+                                 ConditionExpression=" AND ".join(conds), ReturnValues="ALL_NEW",
+                                 ReturnValuesOnConditionCheckFailure="ALL_OLD", **e.kwargs())
+            except ClientError as exc:
+                if not condition_failed(exc):
+                    raise
+                old = deserialize(exc.response.get("Item") or {})
+                if spare_name in old:
+                    continue  # the next spare does not fit (a limit, a new minute): settle alone
+                return self._settle_after_reclaim(s, old, new_log)
+            return usage_from(deserialize(out.get("Attributes", {}))) if next_spare is not None else None
+        raise StoreUnavailable("settle kept failing its condition")  # unreachable: the last try has only one
+
+    def _settle_after_reclaim(self, s: Settlement, old: dict[str, Any], new_log: bool) -> None:
+        """The spare's record is gone: settled already, or reclaimed. Adds the spend at most once."""
+        assert s.key is not None and s.key.spare is not None
+        released = RELEASED_PREFIX + s.key.spare
+        if released not in old:
+            if new_log:  # reclaimed with no record left for this late settlement: its spend cannot be added
+                logger.error("spend of %s not added: its spare %s was reclaimed and its record expired",
+                          s.log.request_id, s.key.spare)
+            raise AlreadySettled(s.log.request_id)
+        e = _Expr()
+        rl = e.n(released)
+        amount = e.v(s.key.spend)
+        try:
+            self._call("update_item", TableName=self.table, Key=serialize({"pk": _pk("key", s.key_hash), "sk": "USAGE"}),
+                       UpdateExpression=f"REMOVE {rl} ADD {e.n('spend')} {amount}, {e.n('spend_total')} {amount}, "
+                                        f"{e.n('com')} {amount}",
+                       ConditionExpression=f"attribute_exists({rl})", **e.kwargs())
+        except ClientError as exc:
+            if condition_failed(exc):
+                raise AlreadySettled(s.log.request_id) from exc
+            raise
+        return None
+
+    def find_reserved_log(self, key_hash: str, reservation_id: str, start: float, end: float) -> SpendLog | None:
+        e = _Expr()
+        out = self._call(
+            "query", TableName=self.table,
+            KeyConditionExpression=f"{e.n('pk')} = {e.v('KEYLOG#' + key_hash)} AND {e.n('sk')} BETWEEN "
+                                   f"{e.v(iso(start))} AND {e.v(iso(end) + '~')}",
+            FilterExpression=f"{e.n('reservation_id')} = {e.v(reservation_id)}", **e.kwargs())
+        items = [deserialize(raw) for raw in out.get("Items", [])]
+        return spend_log(items[0]) if items else None
+
+    def settle_reclaimed(self, kind: Kind, ident: str, spare_id: str, reserved: Decimal, spend: Decimal) -> bool:
+        e = _Expr()
+        sp = e.n(SPARE_PREFIX + spare_id)
+        try:
+            self._call(
+                "update_item", TableName=self.table, Key=serialize({"pk": _pk(kind, ident), "sk": "USAGE"}),
+                UpdateExpression=(f"REMOVE {sp} ADD {e.n('spend')} {e.v(spend)}, {e.n('spend_total')} {e.v(spend)}, "
+                                  f"{e.n('rsv')} {e.v(-reserved)}, {e.n('com')} {e.v(spend - reserved)}, "
+                                  f"{e.n('par')} {e.v(-1)}"),
+                ConditionExpression=f"attribute_exists({sp})", **e.kwargs())
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
     # ------------------------------------------------------------ spend logs
     def query_logs(
@@ -702,6 +827,13 @@ class DynamoDBKeyStore(KeyStore):
                 run("gsi1", "gsi1pk", "gsi1sk", f"LOGDAY#{day.isoformat()}")
                 day -= timedelta(days=1)
         return out[:limit]
+
+
+def _two_writes(s: Settlement) -> bool:
+    """Whether the settlement touches only the key's counters, admitted against a spare (whose record
+    makes the counters' update conditional, hence idempotent): then no transaction is needed."""
+    return (s.key is not None and s.key.spare is not None and s.key_hash is not None and s.team is None
+            and not s.accounts)
 
 
 # ---------------------------------------------------------------- default instance
