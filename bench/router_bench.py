@@ -88,6 +88,49 @@ def rss_mb(code: str) -> float:
     return int(out) / 1024
 
 
+class RowLayoutPredictor:
+    """Baseline: the previous serving layout (one float32 row per model, one gather per model).
+
+    Kept here, not in ``router/``, to show in the same run what the per-bucket record table of
+    ``router.predictors.LinearPredictor`` saves; both give bit-identical scores
+    (``tests/router/test_predictor_layout.py``)."""
+
+    def __init__(self, art):
+        from router.features import FeatureSpec
+
+        self.spec: FeatureSpec = art.feature_spec
+        self.models = art.model_names
+        WT = art.arrays["WT"]
+        self.rows = [WT.row(j) for j in range(len(self.models))]
+        self.bias = [float(b) for b in art.arrays["bias"].tolist()]
+        idf = art.arrays.get("idf")
+        self.idf = idf.flat if idf is not None else None
+
+    def predict(self, text: str) -> list[float]:
+        import math
+        from operator import itemgetter, mul
+
+        from router.features import hashed_counts, side_features, split_words, sublinear_tf
+
+        text, b, words = split_words(text, self.spec)
+        side_idx, side_vals = side_features(text, b, len(words), self.spec)
+        get_side = itemgetter(*side_idx)
+        scores = [math.sumprod(get_side(row), side_vals) + bias for row, bias in zip(self.rows, self.bias)]
+        counts = hashed_counts(words, self.spec)
+        if not counts:
+            return scores
+        keys = list(counts)
+        gather = itemgetter(*keys) if len(keys) > 1 else (lambda seq, k=keys[0]: (seq[k],))
+        vals = sublinear_tf(counts)
+        if self.idf is not None:
+            vals = list(map(mul, vals, gather(self.idf)))
+        norm = math.sqrt(math.sumprod(vals, vals))
+        if norm == 0:
+            return scores
+        inv = 1.0 / norm
+        return [s + inv * math.sumprod(gather(row), vals) for s, row in zip(scores, self.rows)]
+
+
 def bench_artifact(art_dir: Path, n: int, rng: random.Random) -> None:
     from router import Decision, RouteRequest, ScoredCandidate, build_router, load_artifact
 
@@ -113,7 +156,13 @@ def bench_artifact(art_dir: Path, n: int, rng: random.Random) -> None:
         cheap = {m["name"] for m in art.manifest["models"] if m.get("input_price", 1) <= 0.3}
         settings = {"strategy": "cost-aware", "lambda": art.manifest["default_settings"].get("lambda", 0.1),
                     "models": {m: ("mock" if m in cheap else "mock-strong") for m in art.model_names}}
+    t = time.perf_counter()
     router = build_router(settings, art)
+    build_ms = (time.perf_counter() - t) * 1000
+    print(f"build_router (first router on this artifact: builds the per-bucket record table): {build_ms:.1f} ms")
+    # Baseline: the same router scoring with the previous per-model-row layout.
+    rows_router = build_router(settings, art)
+    rows_router.pred = RowLayoutPredictor(art)
     # Baseline: the same artifact read without its feature window (every character scored).
     wide = dataclasses.replace(art, manifest={**art.manifest, "features": {**art.manifest["features"],
                                                                              "max_chars": 1 << 30}})
@@ -134,7 +183,8 @@ def bench_artifact(art_dir: Path, n: int, rng: random.Random) -> None:
     print(f"decision latency ({settings['strategy']}), {n} decisions per length, microseconds p50 / p99; "
           f"target p50 <= 1000, p99 <= 3000")
     print(f"{'tokens':>7} | {'learned route()':>17} | {'(its CPU time)':>17} | {'build req + route':>17} | "
-          f"{'no feature window':>17} | {'rules route()':>15} | {'baseline no-op':>15} | {'baseline regex':>15}")
+          f"{'per-model rows':>17} | {'no feature window':>17} | {'rules route()':>15} | {'baseline no-op':>15} | "
+          f"{'baseline regex':>15}")
     for n_tok in (16, 128, 512, 1024, 2000):
         text = make_prompt(n_tok, rng)
         msgs = ({"role": "system", "content": "You are helpful."}, {"role": "user", "content": text})
@@ -143,12 +193,13 @@ def bench_artifact(art_dir: Path, n: int, rng: random.Random) -> None:
         learned = timeit_us(lambda: router.route(req), n, cpu)
         full = timeit_us(lambda: router.route(RouteRequest(messages=msgs, candidates=("mock", "mock-strong"),
                                                            key_id="k1")), n)
+        rows = timeit_us(lambda: rows_router.route(req), n)
         pp = timeit_us(lambda: unclipped.route(req), n)
         rl = timeit_us(lambda: rules.route(req), n)
         nop = timeit_us(lambda: noop.route(req), n)
         rex = timeit_us(lambda: rx.search(text), n)
         print(f"{req.tokens:>7} | {learned[0]:>7.1f} / {learned[1]:>7.1f} | {pct(cpu, 50):>7.1f} / {pct(cpu, 99):>7.1f} | "
-              f"{full[0]:>7.1f} / {full[1]:>7.1f} | "
+              f"{full[0]:>7.1f} / {full[1]:>7.1f} | {rows[0]:>7.1f} / {rows[1]:>7.1f} | "
               f"{pp[0]:>7.1f} / {pp[1]:>7.1f} | "
               f"{rl[0]:>6.1f} / {rl[1]:>6.1f} | {nop[0]:>6.2f} / {nop[1]:>6.2f} | {rex[0]:>6.1f} / {rex[1]:>6.1f}")
 
@@ -198,6 +249,11 @@ def main() -> None:
     b_rss = rss_mb("import json, zipfile, hashlib")
     print(f"RSS after import + load of {Path(d).name}: {r_rss:.1f} MB   | baseline interpreter with json/zipfile/hashlib "
           f"{b_rss:.1f} MB")
+    for art_dir in arts:
+        built = rss_mb(f"from router import load_artifact, build_router; a = load_artifact({str(art_dir)!r}); "
+                       "r = build_router(a.manifest['default_settings'], a)")
+        print(f"RSS after import + load + build_router of {art_dir.name}: {built:.1f} MB (the record table is built "
+              f"once per artifact)")
 
 
 if __name__ == "__main__":

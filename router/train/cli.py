@@ -5,7 +5,8 @@ eval       honest evaluation: nested alpha selection inside every training fold;
            gets APGR / CPT(50%) / CPT(80%) vs random and oracle on 5 random-row folds and on folds
            that hold out whole groups (subjects); multi-model data with --test gets quality at the best
            single model's cost and the cost to match it, plus PNG plots. --artifact evaluates an
-           existing artifact through the serving code path instead of training.
+           existing artifact through the serving code path instead of training. --leave-one-family-out
+           trains on all task families but one and scores the held-out one, for every family.
 calibrate  turn a target share of strong calls into a threshold (on the artifact's calibration sample
            or on your own prompts) and optionally store the new calibration sample in the artifact;
            --from-spend-logs: on a deployed router's logged decisions, published to S3 for hot reload
@@ -147,9 +148,23 @@ def _quality_report(pred: np.ndarray, Y: np.ndarray, models: list[str]) -> dict[
             "best_single_quality": float(Y[:, best].mean()), "oracle_quality": float(Y.max(1).mean())}
 
 
+def _load_sources(a: argparse.Namespace) -> RoutingData:
+    """One --data source as before; several: each with its own weak/strong pair (``router.train.lofo``)."""
+    if len(a.sources) == 1:
+        return _load(a.data, _choice(a))
+    from .lofo import load_sources
+
+    d = load_sources(a.sources, a.weak_model, a.strong_model)
+    for w in d.warnings:
+        _warn(w)
+    for src in d.source_models:  # type: ignore[attr-defined]
+        print(f"--data {src['data']}: weak model {src['weak']!r}, strong model {src['strong']!r} (as named)")
+    return d
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     _check_out(a)
-    d = _load(a.data, _choice(a))
+    d = _load_sources(a)
     _check_rows(d, a, a.data)
     spec = FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars)
     roles = _roles(d)
@@ -158,13 +173,21 @@ def cmd_train(a: argparse.Namespace) -> int:
     t = _load(a.test, ModelChoice.of(d), "--test", "the same as --data") if a.test else None
     print(f"data: {len(d.prompts)} prompts, models {d.models}, dropped {d.dropped} contaminated, sha256 {d.sha256[:12]}")
     X = fit.featurize_raw(d.prompts, spec, show)
+    target = d.quality
+    if a.center_by_family and roles is not None:
+        from .families import families
+        from .lofo import center_by_group
+
+        fams = d.groups if len(a.sources) > 1 else families(d.groups, d.prompts, "json" if Path(a.data).suffix in
+                                                             (".json", ".jsonl") else "csv")
+        target = center_by_group(d.quality, fams)
     alpha_scores: dict = {}
     if a.kind == "linear" and a.alpha == "auto":
-        alpha, alpha_scores = fit.select_alpha(X, d.quality, spec, roles, show=show)
+        alpha, alpha_scores = fit.select_alpha(X, target, spec, roles, show=show)
     else:
         alpha = float(a.alpha) if a.alpha != "auto" else 0.0
     folds = metrics.kfold_random(len(d.prompts), a.folds, a.seed)
-    oof = fit.oof_predict(X, d.quality, folds, _fitter(a.kind, spec, alpha, a.k), spec, show, "cv")
+    oof = fit.oof_predict(X, target, folds, _fitter(a.kind, spec, alpha, a.k), spec, show, "cv")
     m: dict[str, Any] = {"n_train": len(d.prompts), "alpha": alpha if a.kind == "linear" else None,
                          "alpha_inner_cv": {str(k): v for k, v in alpha_scores.items()},
                          "cv_note": f"{a.folds}-fold random-row CV (seed {a.seed}) on the training data; alpha chosen "
@@ -198,7 +221,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.kind == "knn":
         strategy = "knn"
         default_settings["strategy"] = "knn"
-    final = _fitter(a.kind, spec, alpha, a.k)(X, d.quality)
+    final = _fitter(a.kind, spec, alpha, a.k)(X, target)
     if t is not None:
         pt = final.predict(fit.featurize_raw(t.prompts, spec, show), spec)  # type: ignore[attr-defined]
         if roles is not None:
@@ -235,7 +258,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     manifest = {"kind": a.kind, "strategy": strategy, "version": version, "training_data_sha256": d.sha256,
                 "training_data": [Path(p).name for p in d.sources][:3] + (["..."] if len(d.sources) > 3 else []),
                 "models": models, "features": spec.to_dict(), "metrics": _jsonable(m),
-                "data_columns": {"roles_from": d.roles_from or None, "ignored": d.ignored_columns},
+                "data_columns": {"roles_from": d.roles_from or None, "ignored": d.ignored_columns,
+                                 **({"sources": d.source_models} if hasattr(d, "source_models") else {})},
                 "default_settings": default_settings, "embedding": None}
     if a.kind == "knn":
         manifest["knn_k"] = a.k
@@ -423,6 +447,39 @@ def _eval_artifact(a: argparse.Namespace, out: dict) -> int:
     return 0
 
 
+def _eval_lofo(a: argparse.Namespace, out: dict, plot_dir: Path | None) -> int:
+    from . import lofo
+
+    if a.test or a.models or a.kind != "linear":
+        raise DataError("--leave-one-family-out: a linear cheap-vs-strong evaluation; drop --test/--models/--kind")
+    if a.weak_model is None or a.strong_model is None:
+        raise DataError("--leave-one-family-out needs --weak-model and --strong-model (one name, or one per --data "
+                        "source, comma-separated)")
+    d = lofo.load_sources(a.sources, a.weak_model, a.strong_model)
+    for w in d.warnings:
+        _warn(w)
+    _check_rows(d, a, ", ".join(a.sources))
+    fams = sorted(set(d.groups or []))
+    if len(fams) < 2:
+        raise DataError("--leave-one-family-out: the data has fewer than two task families")
+    spec = FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars)
+    print(f"data: {len(d.prompts)} prompts in {len(fams)} families ({', '.join(fams)})")
+    X = fit.featurize_raw(d.prompts, spec, not a.quiet)
+    res = lofo.leave_one_family_out(d, X, spec, a.alpha, a.seed, a.strong_fraction, not a.quiet,
+                                    center=a.center_by_family)
+    res["sources"] = d.source_models  # type: ignore[attr-defined]
+    res["features"] = spec.to_dict()
+    print(lofo.format_table(res))
+    print(f"router beats prompt length on {len(res['beats_prompt_length'])} of {res['n_families']} held-out families")
+    if plot_dir:
+        p = plot_dir / "lofo_apgr.png"
+        lofo.plot(p, res)
+        res["plot"] = str(p)
+        print(f"plot: {p}")
+    out["leave_one_family_out"] = res
+    return 0
+
+
 def cmd_eval(a: argparse.Namespace) -> int:
     out: dict[str, Any] = {}
     plot_dir = Path(a.plot_dir) if a.plot_dir else None
@@ -434,8 +491,10 @@ def cmd_eval(a: argparse.Namespace) -> int:
         plot_dir.mkdir(parents=True, exist_ok=True)
     if a.artifact:
         rc = _eval_artifact(a, out)
+    elif a.leave_one_family_out:
+        rc = _eval_lofo(a, out, plot_dir)
     else:
-        d = _load(a.data, _choice(a))
+        d = _load_sources(a)
         _check_rows(d, a, a.data)
         spec = FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars)
         show = not a.quiet
@@ -621,7 +680,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--data", required=True, help="a folder of .csv files, a .csv, or LLMRouter .json/.jsonl")
+        sp.add_argument("--data", required=True, nargs="+",
+                        help="a folder of .csv files, a .csv, or LLMRouter .json/.jsonl; several sources: name the "
+                             "weak/strong model of each with comma-separated --weak-model/--strong-model")
         sp.add_argument("--weak-model", metavar="NAME", help="the cheap model's column (CSV) or scores key (JSON)")
         sp.add_argument("--strong-model", metavar="NAME", help="the strong model's column / scores key")
         sp.add_argument("--models", metavar="A,B,C", help="multi-model: the model columns / scores keys to use")
@@ -636,6 +697,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--test", help="held-out split (same format as --data)")
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
+        sp.add_argument("--center-by-family", action="store_true",
+                        help="cheap vs strong: fit each task family's targets around the overall mean, so the model "
+                             "learns what is hard within a family rather than which family a prompt is from")
         sp.add_argument("--hmac-key-env", default=HMAC_ENV, help=f"env var holding the HMAC key (default {HMAC_ENV})")
 
     t = sub.add_parser("train", help="fit and write an artifact directory")
@@ -651,6 +715,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--artifact", help="evaluate this artifact directory on --data instead of training")
     e.add_argument("--plot-dir", help="write PNG plots here")
     e.add_argument("--json", help="write all metrics as JSON here")
+    e.add_argument("--leave-one-family-out", action="store_true",
+                   help="train on all task families but one, score the held-out one, for every family (MMLU "
+                        "categories, LLMRouter task types, else the group column)")
+    e.add_argument("--strong-fraction", type=float, default=0.3,
+                   help="with --leave-one-family-out: calibrate this share on the training families, report the "
+                        "share it gives on the held-out one")
     e.set_defaults(func=cmd_eval)
 
     c = sub.add_parser("calibrate", help="strong fraction -> threshold; optionally store a new calibration sample")
@@ -684,6 +754,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 on success; 2 with one ``error:`` line on stderr (no traceback) for any bad input."""
     a = build_parser().parse_args(argv)
+    if a.cmd in ("train", "eval"):
+        a.sources, a.data = a.data, a.data[0]
     try:
         return int(a.func(a) or 0)
     except (DataError, RouterError) as exc:  # RouterError: unreadable/tampered artifact, bad settings
