@@ -212,7 +212,7 @@ def test_a_draining_budget_shifts_auto_to_the_cheaper_model(gateway):
             break
     model, share = seen[-1]
     assert model == "cheap", seen
-    assert share is not None and 0 < float(share) < 0.25, seen  # shifted before the budget ran out
+    assert share is not None and 0 < float(share) < 0.5, seen  # shifted, before the budget ran out
     assert "budget" in response.headers["x-gateway-router-reason"]
     shares = [float(s) for _, s in seen if s is not None]
     assert shares == sorted(shares, reverse=True) and max(shares) < 0.5
