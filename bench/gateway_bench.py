@@ -342,8 +342,8 @@ class Bench:
         check = metered["s3_per_reload_check"]
         print("\nS3 requests of one hot-reload check: " + (", ".join(f"{op} {c}" for op, c in sorted(check.items())) or "none"))
         sizes = [] if self.skip_package else package_sizes(self.notes)
-        print("\n## Package size (unzipped, what `sam build` puts in the function and its layers)\n")
         if sizes:
+            print("\n## Package size (unzipped, what `sam build` puts in the function and its layers)\n")
             print(table(sizes, ["artifact", "MiB"]))
         if gateway_rss and proxy_rss:
             print(f"\nPeak RSS: gateway {gateway_rss:.0f} MiB vs LiteLLM proxy {proxy_rss:.0f} MiB "

@@ -15,6 +15,8 @@ from common import RESULTS
 GATEWAY_ROWS = (  # (row id in gateway.json, label)
     ("litellm-router-alone---c1", "baseline: litellm Router alone"),
     ("attribution-virtual-c1", "gateway's own share (provider answered at once)"),
+    ("mangum-no-table-master-c1", "chat, Mangum, master key, no table"),
+    ("uvicorn-no-table-master-c1", "chat, uvicorn, master key, no table"),
     ("mangum-ext-master-c1", "chat, Mangum + extension, master key"),
     ("mangum-ext-virtual-c1", "chat, Mangum + extension, virtual key"),
     ("mangum-inline-virtual-c1", "chat, Mangum settled inline, virtual key"),
@@ -43,7 +45,7 @@ def bars() -> list[tuple[str, float, float, bool]]:
         for r in protocols["added"]:
             if isinstance(r["added_p50"], (int, float)) and r["path"].startswith("gateway: "):
                 name = r["path"].removeprefix("gateway: ")
-                out.append((f"{name}, uvicorn, {r['key']} key", r["added_p50"], r["added_p99"], False))
+                out.append((f"{name}, uvicorn, {r['key']} key (protocols run)", r["added_p50"], r["added_p99"], False))
     return out
 
 
