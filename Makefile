@@ -19,12 +19,12 @@ export HF_HUB_OFFLINE := 1
 export LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS := True
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test test-fast bench bench-proxy-venv sam-cli validate build clean
+.PHONY: help install run test test-fast bench bench-report bench-proxy-venv sam-cli validate build clean
 
 help:
 	@echo "make run    - install into .venv and start the gateway on 127.0.0.1:$(PORT) (moto + mock model)"
 	@echo "make test   - install and run the whole test suite (includes sam validate/build)"
-	@echo "make bench  - benchmarks (not part of make test)"
+	@echo "make bench  - benchmarks (not part of make test); BENCH_ARGS='--requests 200' for a shorter run"
 	@echo "make build  - sam build (dependencies for python3.12 / arm64)"
 
 $(STAMP): pyproject.toml
@@ -59,8 +59,13 @@ $(PROXY_VENV)/bin/litellm:
 
 bench-proxy-venv: $(PROXY_VENV)/bin/litellm
 
+# Every benchmark, the cost tables and the plot (bench/results/), then the README's and
+# docs/benchmarks.md's generated tables from bench/results/all.json.
 bench: $(STAMP) $(PROXY_VENV)/bin/litellm
-	$(VPY) bench/run_all.py
+	$(VPY) bench/run_all.py $(BENCH_ARGS); status=$$?; $(VPY) scripts/bench_report.py && exit $$status
+
+bench-report: $(STAMP)
+	$(VPY) scripts/bench_report.py
 
 validate: $(SAM)
 	$(SAM) validate --lint

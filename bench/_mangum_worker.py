@@ -5,8 +5,10 @@ import/config/warm-up breakdown), ``warm`` (per-invocation latency of the Mangum
 in-process, no network between client and handler), ``warm-ext`` (the same with a stand-in for
 Lambda's Extensions API, so spend is settled after the response as on Lambda; reports both the
 latency the caller sees and the invocation's duration), ``gateway-alone`` (``warm-ext`` with the
-Router's call answering a prepared response: the gateway's own share) and ``litellm`` (the litellm
-Router call alone, a baseline).
+Router's call answering a prepared response: the gateway's own share), ``litellm`` (the litellm
+Router call alone, a baseline), and ``meter-ext`` / ``meter-inline`` (untimed: the DynamoDB units and
+S3 requests of each invocation, with and without the extension, and the S3 requests of one
+hot-reload check; ``BENCH_STREAM=1`` sends ``stream: true``).
 """
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ def _spend_log_cleaner(key: str):
 def main() -> None:
     mode, key, n = sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0
     extensions_api = None
-    if mode in ("warm-ext", "gateway-alone"):
+    if mode in ("warm-ext", "gateway-alone", "meter-ext"):
         # Play Lambda's Extensions API so app.py registers its post-response extension, as on Lambda.
         import os
 
@@ -69,7 +71,10 @@ def main() -> None:
     if mode == "gateway-alone":
         _answer_without_provider()
 
-    body = json.dumps({"model": "fake", "messages": [{"role": "user", "content": "benchmark prompt"}], "max_tokens": 16})
+    import os
+
+    body = json.dumps({"model": "fake", "messages": [{"role": "user", "content": "benchmark prompt"}], "max_tokens": 16,
+                       **({"stream": True} if os.environ.get("BENCH_STREAM") == "1" else {})})
 
     def invoke() -> dict:
         event = ev.http_api_event("POST", "/v1/chat/completions", body=body, headers={"authorization": f"Bearer {key}"})
@@ -100,6 +105,9 @@ def main() -> None:
     if mode == "litellm":
         print(json.dumps({"latencies_ms": _litellm_alone(n)}))
         return
+    if mode.startswith("meter"):
+        print(json.dumps(_meter(invocation, clean, n)))
+        return
     for _ in range(50):
         invocation()
         clean()
@@ -112,6 +120,40 @@ def main() -> None:
         statuses.add(result["statusCode"])
         clean()  # untimed: keeps moto's table small (its transactions copy the whole table)
     print(json.dumps({"latencies_ms": latencies, "durations_ms": durations, "statuses": sorted(statuses)}))
+
+
+def _meter(invocation, clean, n: int) -> dict:
+    """Untimed: units and requests per invocation (metering reads items back, so it is slow), then
+    the S3 requests of one forced hot-reload check (``CONFIG_HOT_RELOAD=true`` in the environment)."""
+    import boto3
+
+    from gateway import aws
+    from gateway.runtime import get_runtime
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from metering import DynamoMeter, S3Counter
+
+    for _ in range(5):
+        invocation()
+        clean()
+    dynamo = DynamoMeter(aws.client("dynamodb"), boto3.client("dynamodb"))
+    s3 = S3Counter(aws.client("s3"))
+    per_request, statuses, body_bytes = [], set(), []
+    for _ in range(n):
+        dynamo.reset()
+        result = invocation()[0]
+        per_request.append(dynamo.snapshot())
+        statuses.add(result["statusCode"])
+        body_bytes.append(len(result.get("body") or ""))
+        clean()
+    request_s3 = dict(s3.calls)
+    s3.calls.clear()
+    get_runtime().reloads.force_check()
+    invocation()
+    clean()
+    return {"requests": per_request, "statuses": sorted(statuses), "response_bytes": max(body_bytes or [0]),
+            "s3_per_request": {op: c / max(1, n) for op, c in request_s3.items()},
+            "s3_per_reload_check": dict(s3.calls)}
 
 
 def _answer_without_provider() -> None:
@@ -137,7 +179,7 @@ def _litellm_alone(n: int) -> list[float]:
 
     from gateway.runtime import get_runtime
 
-    router = get_runtime().engine().router
+    router = get_runtime().engine().provider_router
     messages = [{"role": "user", "content": "benchmark prompt"}]
 
     async def run(count: int) -> list[float]:

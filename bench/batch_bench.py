@@ -8,6 +8,8 @@ process), result item, and at the end the assembly of the output file. Baselines
 same fake upstream, same process: ``litellm.acompletion`` one at a time, and with the same number
 in flight as the batch worker (``BATCH_LINE_CONCURRENCY``).
 
+Results: a markdown table, saved to bench/results/batch.json.
+
 Usage: python bench/batch_bench.py [--lines 2000] [--concurrency 8] [--chunk 100]
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sys
 import time
 import uuid
 
-from common import BASE_ENV, ROOT, start_process, stop_process, table, wait_http
+from common import BASE_ENV, ROOT, save_results, start_process, stop_process, table, wait_http
 
 from gateway_dev import devstack
 
@@ -176,8 +178,13 @@ def main() -> int:
             row("batch path, master key", 1, args.virtual_lines, master_1),
             row("batch path, virtual key (budget + spend)", 1, args.virtual_lines, virtual_1),
         ]
-        print(table(rows, ["path", "lines in flight", "lines", "lines/s", "start + run (s)", "DynamoDB calls/line",
-                           "worker CPU ms/line", "moto CPU ms/line"]))
+        header = ["path", "lines in flight", "lines", "lines/s", "start + run (s)", "DynamoDB calls/line",
+                  "worker CPU ms/line", "moto CPU ms/line"]
+        print("\n## Batch throughput (one worker process)\n")
+        print(table(rows, header))
+        save_results("batch", {"lines": args.lines, "concurrency": args.concurrency, "chunk": args.chunk,
+                               "rows": [dict(zip(header, r)) for r in rows],
+                               "sqs_invocations": master["invocations"]})
         print(f"\nOne worker process on {os.cpu_count()} cores; moto's server and the fake upstream are separate "
               f"processes on the same cores. Chunks of {args.chunk} lines; {master['invocations']} SQS invocations "
               f"for {args.lines} lines. In AWS, BatchMaxConcurrency workers run in parallel.")

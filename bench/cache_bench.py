@@ -14,6 +14,8 @@ Loopback moto measures the client-side work and one local HTTP round trip, not A
 both services add network time (DynamoDB GetItem is typically single-digit ms, S3 GetObject
 tens of ms to first byte), so compare the rows with each other, not with production.
 
+Results: a markdown table, saved to bench/results/cache.json.
+
     .venv/bin/python bench/cache_bench.py [--requests 200] [--json]
 """
 from __future__ import annotations
@@ -145,13 +147,15 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = asyncio.run(run(args.requests))
+    from bench.common import save_results, table
+
+    save_results("cache", {"requests": args.requests, "rows": rows})
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"{'case':<78} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
-    for row in rows:
-        print(f"{row['case']:<78} {row['p50']:>8.2f} {row['p99']:>8.2f} {row['mean']:>8.2f}")
-    print("moto on loopback: relative numbers only; in AWS both services add network time.")
+    print(f"\n## Response-cache lookups (n={args.requests} per row)\n")
+    print(table([[r["case"], r["p50"], r["p99"], r["mean"]] for r in rows], ["case", "p50 ms", "p99 ms", "mean ms"]))
+    print("\nmoto on loopback: relative numbers only; in AWS both services add network time.")
 
 
 if __name__ == "__main__":

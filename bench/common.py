@@ -98,5 +98,31 @@ def table(rows: Iterable[Sequence[object]], header: Sequence[str]) -> str:
 
 def _fmt(value: object) -> str:
     if isinstance(value, float):
+        if value != value:  # NaN: not measured
+            return "-"
         return f"{value:.2f}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
+
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def _plain(value: object) -> object:
+    """JSON-safe copy: NaN and infinities become null (strict JSON has neither)."""
+    if isinstance(value, float):
+        return None if value != value or value in (float("inf"), float("-inf")) else value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def save_results(name: str, data: dict) -> Path:
+    """Write one benchmark's results to bench/results/<name>.json (what the report and plot read)."""
+    import json
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(_plain(data), indent=2, allow_nan=False) + "\n")
+    return path

@@ -10,10 +10,14 @@ Prints one table. Every figure has a baseline measured in the same run:
   (its virtual keys need Postgres + Prisma engines it downloads at start: impossible offline);
 - memory: peak RSS after the load (>= 1,000 requests) for both servers;
 - streaming: time to the first SSE chunk through uvicorn against the upstream's own first chunk;
-- cost: dollars per million requests at the measured duration, Lambda arm64 prices.
+- metering (untimed): DynamoDB write/read units and S3 requests of each invocation, with the Lambda
+  extension (the buffered function) and settled inline with ``stream: true`` (the streaming function's
+  pattern), and the S3 requests of one hot-reload check; ``cost_bench.py`` turns these into dollars;
 - size: the unzipped `sam build` output (function + layers), against 250 MB.
 
-Usage: python bench/gateway_bench.py [--requests 1000] [--skip-proxy]
+Results: printed as markdown tables and saved to bench/results/gateway.json.
+
+Usage: python bench/gateway_bench.py [--requests 1000] [--skip-proxy] [--skip-package]
 """
 from __future__ import annotations
 
@@ -27,17 +31,14 @@ import sys
 import time
 from pathlib import Path
 
-from common import BASE_ENV, ROOT, peak_rss_mib, start_process, stop_process, summary, table, wait_http
+from common import BASE_ENV, ROOT, peak_rss_mib, save_results, start_process, stop_process, summary, table, wait_http
 
 from gateway_dev import devstack
 
 PROXY_VENV = ROOT / ".venv-proxy"
 LOGS = ROOT / "bench" / "results"
 BODY = {"model": "fake", "messages": [{"role": "user", "content": "benchmark prompt"}], "max_tokens": 16}
-# Lambda arm64, us-east-1 (published prices): per GB-second and per request.
-ARM_GB_SECOND = 0.0000133334
-PER_REQUEST = 0.20 / 1_000_000
-HTTP_API_PER_MILLION = 1.00
+METERED_REQUESTS = 20
 
 
 async def _load(url: str, headers: dict[str, str], n: int, concurrency: int, body: dict | None = None) -> tuple[list[float], dict[int, int]]:
@@ -91,11 +92,13 @@ def time_to_first_byte(url: str, headers: dict[str, str], n: int) -> list[float]
 
 
 class Bench:
-    def __init__(self, requests: int, skip_proxy: bool) -> None:
+    def __init__(self, requests: int, skip_proxy: bool, skip_package: bool = False) -> None:
         self.n = requests
         self.skip_proxy = skip_proxy
+        self.skip_package = skip_package
         self.master = "sk-" + secrets.token_hex(24)  # LiteLLM 1.106 refuses weak master keys
         self.rows: list[list[object]] = []
+        self.records: list[dict[str, object]] = []  # the rows above, keyed, for the JSON results
         self.notes: list[str] = []
         LOGS.mkdir(parents=True, exist_ok=True)
 
@@ -225,11 +228,17 @@ class Bench:
         direct = {c: summary(load(self.upstream_url + "/chat/completions", {"authorization": "Bearer x"}, n, c)[0]) for c in (1, 16)}
         for c in (1, 16):
             self.rows.append(["direct call to fake upstream (baseline)", c, "-", direct[c]["p50"], direct[c]["p99"], 0.0, 0.0, "-"])
+            self.records.append({"id": f"direct-c{c}", "path": "direct call to fake upstream (baseline)", "concurrency": c,
+                                 "key": "-", **{k: direct[c][k] for k in ("p50", "p99")}, "added_p50": 0.0, "added_p99": 0.0})
 
-        def add(label: str, c: int, key: str, lat: list[float], statuses: dict | list, rss: object = "-") -> dict:
+        def add(label: str, c: int, key: str, lat: list[float], statuses: dict | list, rss: object = "-",
+                row_id: str = "") -> dict:
             s = summary(lat)
             base = direct[c]
             self.rows.append([label, c, key, s["p50"], s["p99"], s["p50"] - base["p50"], s["p99"] - base["p99"], rss])
+            self.records.append({"id": f"{row_id}-{key}-c{c}", "path": label, "concurrency": c, "key": key,
+                                 "p50": s["p50"], "p99": s["p99"], "added_p50": s["p50"] - base["p50"],
+                                 "added_p99": s["p99"] - base["p99"]})
             if any(int(code) != 200 for code in (statuses if isinstance(statuses, list) else statuses.keys())):
                 self.notes.append(f"{label} c={c} {key}: statuses {statuses}")
             return s
@@ -239,47 +248,54 @@ class Bench:
         # Master key without a table: no DynamoDB at all, the like-for-like comparison with the proxy
         no_table = {"GATEWAY_TABLE": ""}
         warm = self.worker("warm", self.master, n, no_table)
-        add("gateway: Mangum handler in-process, no table", 1, "master", warm["latencies_ms"], warm["statuses"])
+        add("gateway: Mangum handler in-process, no table", 1, "master", warm["latencies_ms"], warm["statuses"],
+            row_id="mangum-no-table")
         proc, base = self.start_gateway_http(no_table)
         for c in (1, 16):
             lat, st = load(base + "/v1/chat/completions", {"authorization": f"Bearer {self.master}"}, n, c)
-            add("gateway: uvicorn over HTTP, no table", c, "master", lat, st)
+            add("gateway: uvicorn over HTTP, no table", c, "master", lat, st, row_id="uvicorn-no-table")
         stop_process(proc)
         # Mangum in-process (what Lambda runs), master key then virtual key
         proc, base = self.start_gateway_http()
         vkey = self.virtual_key(base)
         alone = self.worker("litellm", self.master, n)
-        add("baseline: litellm Router.acompletion alone (no gateway)", 1, "-", alone["latencies_ms"], [200])
+        add("baseline: litellm Router.acompletion alone (no gateway)", 1, "-", alone["latencies_ms"], [200],
+            row_id="litellm-router-alone")
         warm = self.worker("warm", self.master, n)
-        mangum_master = add("gateway: Mangum handler in-process, settle inline", 1, "master", warm["latencies_ms"], warm["statuses"])
-        mangum_virtual = None
+        add("gateway: Mangum handler in-process, settle inline", 1, "master", warm["latencies_ms"], warm["statuses"],
+            row_id="mangum-inline")
         after: dict[str, dict] = {}
         if vkey:
             warm = self.worker("warm", vkey, n)
-            mangum_virtual = add("gateway: Mangum handler in-process, settle inline", 1, "virtual", warm["latencies_ms"], warm["statuses"])
+            add("gateway: Mangum handler in-process, settle inline", 1, "virtual", warm["latencies_ms"], warm["statuses"],
+                row_id="mangum-inline")
         if vkey:  # attribution: the same path with the provider call answered at once (no litellm, no upstream)
             alone_gw = self.worker("gateway-alone", vkey, n)
             s = summary(alone_gw["latencies_ms"])
-            self.rows.append(["attribution: gateway's own share (Mangum + extension, provider call answered at once)",
-                              1, "virtual", s["p50"], s["p99"], s["p50"], s["p99"], "-"])
+            label = "attribution: gateway's own share (Mangum + extension, provider call answered at once)"
+            self.rows.append([label, 1, "virtual", s["p50"], s["p99"], s["p50"], s["p99"], "-"])
+            self.records.append({"id": "attribution-virtual-c1", "path": label, "concurrency": 1, "key": "virtual",
+                                 "p50": s["p50"], "p99": s["p99"], "added_p50": s["p50"], "added_p99": s["p99"]})
         for label, key in (("master", self.master), ("virtual", vkey)):
             if key:
                 warm = self.worker("warm-ext", key, n)
                 add("gateway: Mangum + Lambda extension (after the response: settle, next spare, litellm callbacks)",
-                    1, label, warm["latencies_ms"], warm["statuses"])
+                    1, label, warm["latencies_ms"], warm["statuses"], row_id="mangum-ext")
                 after[label] = summary(warm["durations_ms"])
+        metered = self.meter({"master": self.master, "virtual": vkey})
         # uvicorn over HTTP, in chunks with the spend logs cleared in between (untimed): moto copies
         # the whole table on every transaction, so a growing table would measure moto, not the gateway
         for c in (1, 16):
             for label, key in (("master", self.master), ("virtual", vkey)):
                 if key:
                     lat, st = self.load_in_chunks(base + "/v1/chat/completions", key, n, c)
-                    add("gateway: uvicorn over HTTP", c, label, lat, st)
+                    add("gateway: uvicorn over HTTP", c, label, lat, st, row_id="uvicorn")
         n_stream = min(n, 200)
         ttfb_direct = summary(time_to_first_byte(self.upstream_url + "/chat/completions", {"authorization": "Bearer x"}, n_stream))
         ttfb_gateway = summary(time_to_first_byte(base + "/v1/chat/completions", {"authorization": f"Bearer {self.master}"}, n_stream))
         gateway_rss = peak_rss_mib(proc.pid)
         self.rows[-1][-1] = gateway_rss
+        self.records[-1]["peak_rss_mib"] = gateway_rss
         stop_process(proc)
 
         proxy_cold = None
@@ -289,9 +305,10 @@ class Bench:
             try:
                 for c in (1, 16):
                     lat, st = load(pbase + "/v1/chat/completions", {"authorization": f"Bearer {self.master}"}, n, c)
-                    add("LiteLLM proxy 1.106.2 (uvicorn, 1 worker)", c, "master", lat, st)
+                    add("LiteLLM proxy 1.106.2 (uvicorn, 1 worker)", c, "master", lat, st, row_id="litellm-proxy")
                 proxy_rss = peak_rss_mib(proxy.pid)
                 self.rows[-1][-1] = proxy_rss
+                self.records[-1]["peak_rss_mib"] = proxy_rss
             finally:
                 stop_process(proxy)
         else:
@@ -301,7 +318,7 @@ class Bench:
         print("\n## Warm latency (n=%d per row; added = minus the direct call at the same concurrency)\n" % n)
         print(table(self.rows, header))
         for label, s in after.items():
-            print(f"Lambda extension rows ({label}): the caller gets the response at the p50/p99 above; the invocation "
+            print(f"\nLambda extension rows ({label}): the caller gets the response at the p50/p99 above; the invocation "
                   f"(billed) lasts until the spend is written: p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms.")
         print("\n## Streaming: time to first byte through uvicorn (c=1, master key)\n")
         print(table([["fake upstream's first chunk, direct (baseline)", ttfb_direct["p50"], ttfb_direct["p99"]],
@@ -318,34 +335,66 @@ class Bench:
             cold_rows.append(["LiteLLM proxy: start to first answered request", proxy_cold])
             cold_rows.append(["ratio gateway / LiteLLM proxy", cold["gateway"] / proxy_cold])
         print(table(cold_rows, ["what", "seconds"]))
-        # cost at the measured in-process duration (the provider's own time is not the gateway's); with
-        # the Lambda extension the invocation, and so the bill, lasts until the spend is written
-        billed = after.get("virtual") or after.get("master") or mangum_virtual or mangum_master
-        duration_ms = billed["p50"]
-        print("\n## Cost per million requests (Lambda arm64, gateway overhead only: duration = the virtual-key "
-              "invocation's p50 with the Lambda extension, spend written before it ends)\n")
-        cost_rows = []
-        for memory_mb in (512, 1024, 2048):
-            billed_ms = max(1.0, duration_ms)
-            compute = billed_ms / 1000 * memory_mb / 1024 * ARM_GB_SECOND * 1_000_000
-            cost_rows.append([f"{memory_mb} MB", billed_ms, compute + PER_REQUEST * 1_000_000,
-                              compute + PER_REQUEST * 1_000_000 + HTTP_API_PER_MILLION])
-        print(table(cost_rows, ["memory", "billed ms", "$ Lambda / 1M", "$ Lambda + HTTP API / 1M"]))
-        print("Idle cost: $0 (no provisioned concurrency; DynamoDB on-demand; S3 storage only).")
-        print("\n## Package size (unzipped, what `sam build` puts in the function and its layers)\n")
-        print(table(package_sizes(), ["artifact", "MiB"]))
+        print(f"\n## AWS calls per request (metered, {METERED_REQUESTS} requests each; dollars: cost_bench.py)\n")
+        print(table([[name, m["write_units"], m["read_units"], ", ".join(f"{op} {c:g}" for op, c in sorted(m["calls"].items())) or "-"]
+                     for name, m in metered["profiles"].items()],
+                    ["invocation", "DynamoDB write units", "DynamoDB read units", "calls per request"]))
+        check = metered["s3_per_reload_check"]
+        print("\nS3 requests of one hot-reload check: " + (", ".join(f"{op} {c}" for op, c in sorted(check.items())) or "none"))
+        sizes = [] if self.skip_package else package_sizes(self.notes)
+        if sizes:
+            print("\n## Package size (unzipped, what `sam build` puts in the function and its layers)\n")
+            print(table(sizes, ["artifact", "MiB"]))
         if gateway_rss and proxy_rss:
             print(f"\nPeak RSS: gateway {gateway_rss:.0f} MiB vs LiteLLM proxy {proxy_rss:.0f} MiB "
                   f"(ratio {gateway_rss / proxy_rss:.2f})")
         for note in self.notes:
             print("note:", note)
+        save_results("gateway", {
+            "requests": n, "warm": self.records, "invocation_ms": after,
+            "ttfb_ms": {"direct": ttfb_direct, "gateway_uvicorn": ttfb_gateway},
+            "cold_start_s": {**cold, "litellm_proxy": proxy_cold},
+            "peak_rss_mib": {"gateway": gateway_rss, "litellm_proxy": proxy_rss},
+            "metered": metered, "package_mib": {str(r[0]): r[1] for r in sizes}, "notes": self.notes,
+        })
+
+    def meter(self, keys: dict[str, str | None]) -> dict:
+        """Untimed runs that count the AWS calls of each invocation (``_mangum_worker.py meter-*``):
+        the buffered function (Mangum + extension, spares) and the streaming function's pattern (settled
+        inline, ``stream: true``); hot reload on with a long interval, so only the forced check runs."""
+        reload_env = {"CONFIG_HOT_RELOAD": "true", "CONFIG_SYNC_INTERVAL": "3600"}
+        profiles: dict[str, dict] = {}
+        s3_check: dict[str, int] = {}
+        for label, key in keys.items():
+            if not key:
+                continue
+            for name, mode, extra in ((f"buffered-{label}", "meter-ext", {}),
+                                      (f"streaming-{label}", "meter-inline", {"BENCH_STREAM": "1"})):
+                out = self.worker(mode, key, METERED_REQUESTS, {**reload_env, **extra})
+                requests = out["requests"]
+                calls: dict[str, float] = {}
+                for r in requests:
+                    for op, c in r["calls"].items():
+                        calls[op] = calls.get(op, 0) + c / len(requests)
+                profiles[name] = {
+                    "write_units": sum(r["write_units"] for r in requests) / len(requests),
+                    "read_units": sum(r["read_units"] for r in requests) / len(requests),
+                    "calls": calls, "s3_per_request": out["s3_per_request"], "response_bytes": out["response_bytes"],
+                    "statuses": out["statuses"],
+                }
+                s3_check = out["s3_per_reload_check"] or s3_check
+        return {"requests": METERED_REQUESTS, "profiles": profiles, "s3_per_reload_check": s3_check,
+                "reload_interval_s": 60}
 
 
-def package_sizes() -> list[list[object]]:
+def package_sizes(notes: list[str]) -> list[list[object]]:
     """Sizes from .aws-sam/build (running `make build` first if there is none), against Lambda's limit."""
     build = ROOT / ".aws-sam" / "build"
     if not (build / "DepsLayer").is_dir():
-        subprocess.run(["make", "build"], cwd=ROOT, check=True, capture_output=True, timeout=900)
+        done = subprocess.run(["make", "build"], cwd=ROOT, capture_output=True, timeout=900)
+        if done.returncode or not (build / "DepsLayer").is_dir():
+            notes.append("package size not measured: `make build` failed")
+            return []
 
     def mib(path: Path) -> float:
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) / 2**20
@@ -363,8 +412,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--skip-proxy", action="store_true")
+    parser.add_argument("--skip-package", action="store_true", help="no package size (no `make build`)")
     args = parser.parse_args()
-    Bench(args.requests, args.skip_proxy).run()
+    Bench(args.requests, args.skip_proxy, args.skip_package).run()
 
 
 if __name__ == "__main__":

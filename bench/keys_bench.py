@@ -5,6 +5,8 @@ scenario times N requests of ``resolve_token`` + ``admit`` + ``settle`` and coun
 calls they make (botocore ``before-call`` hooks; item writes counted inside transactions too).
 Baseline: a single GetItem round trip to the same server, measured in the same run.
 
+Results: a markdown table, saved to bench/results/keys.json.
+
     .venv/bin/python bench/keys_bench.py [--requests 200] [--json]
 """
 from __future__ import annotations
@@ -23,6 +25,9 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "gateway"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import save_results, table  # noqa: E402
 
 READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
@@ -80,7 +85,11 @@ def main() -> None:
 
     from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request at INFO
+    # moto's server logs every request through werkzeug at INFO; a library configuring logging later
+    # must not bring the access log back, so the logger is switched off, not only raised.
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.setLevel(logging.ERROR)
+    werkzeug.disabled = True
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -92,21 +101,21 @@ def main() -> None:
         results = run(args.requests)
     finally:
         server.stop()
+    save_results("keys", results)
     if args.json:
         print(json.dumps(results, indent=2))
         return
     base = results["baseline_getitem_ms"]
-    print(f"moto server over HTTP on 127.0.0.1, {args.requests} requests per scenario")
-    print(f"baseline: one GetItem round trip p50 {base['p50']:.2f} ms  p99 {base['p99']:.2f} ms")
-    print(f"{'scenario':<34}{'p50 ms':>8}{'p99 ms':>8}{'x GetItem':>10}{'calls/req':>10}{'reads':>7}{'writes':>7}{'items written':>14}")
+    print(f"\n## Key auth + admission + settle (moto over HTTP on loopback, {args.requests} requests per scenario)\n")
+    rows = [["baseline: one GetItem round trip", base["p50"], base["p99"], 1.0, 1.0, 1.0, 0.0, 0.0, "GetItem 1"]]
     for name, r in results["scenarios"].items():
-        print(f"{name:<34}{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}{r['p50_ms'] / base['p50']:>10.1f}"
-              f"{r['calls_per_request']:>10.2f}{r['reads_per_request']:>7.2f}{r['writes_per_request']:>7.2f}"
-              f"{r['item_writes_per_request']:>14.2f}")
-    for name, r in results["scenarios"].items():
-        print(f"  {name}: {r['calls']}")
+        rows.append([name, r["p50_ms"], r["p99_ms"], r["p50_ms"] / base["p50"], r["calls_per_request"],
+                     r["reads_per_request"], r["writes_per_request"], r["item_writes_per_request"],
+                     ", ".join(f"{op} {c / args.requests:g}" for op, c in sorted(r["calls"].items())) or "-"])
+    print(table(rows, ["scenario", "p50 ms", "p99 ms", "x GetItem", "calls/req", "reads", "writes", "items written",
+                       "calls per request"]))
     ops = ", ".join(f"{op} {ms:.2f}" for op, ms in sorted(results["op_p50_ms"].items()))
-    print(f"median ms per DynamoDB operation (all scenarios): {ops}")
+    print(f"\nmedian ms per DynamoDB operation (all scenarios): {ops}")
 
 
 def run(n: int) -> dict[str, Any]:

@@ -11,17 +11,19 @@ upstream, master key and a virtual key (auth, budget, spend). Printed, all from 
   read units that implies (on-demand: 1 WRU per KB written, 0.5 RRU per 4 KB read, strongly
   consistent = 1 RRU per 4 KB), and the added latency of ``store: true`` against ``store: false``.
 
+Results: printed as markdown tables and saved to bench/results/protocols.json.
+
 Usage: python bench/protocols_bench.py [--requests 200]
 """
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import sys
 import time
 
-from common import summary, table, stop_process
+from common import save_results, summary, table, stop_process
+from cost_model import read_units, write_units
 from gateway_bench import Bench
 
 OPENAI_BODY = {"model": "fake", "messages": [{"role": "user", "content": "benchmark prompt"}], "max_tokens": 16}
@@ -93,7 +95,7 @@ _VOCABULARY = ("function class module error value return parse config request re
 
 def _units(item_bytes: int) -> tuple[int, int]:
     """(write units, strongly consistent read units) of one item of this size, on-demand."""
-    return math.ceil(item_bytes / 1024), math.ceil(item_bytes / 4096)
+    return write_units(item_bytes), int(read_units(item_bytes, consistent=True))
 
 
 class ProtocolsBench(Bench):
@@ -180,6 +182,12 @@ class ProtocolsBench(Bench):
         print(table(stored, ["turn", "item bytes (compressed conversation)", "write units", "read units (consistent)"]))
         for note in self.notes:
             print("note:", note)
+        save_results("protocols", {
+            "requests": self.n,
+            "added": [dict(zip(("path", "key", "p50", "p99", "added_p50", "added_p99"), r)) for r in rows],
+            "ttfb": [dict(zip(("path", "p50", "p99", "added_p50"), r)) for r in streams],
+            "stored_turns": [dict(zip(("turn", "item_bytes", "write_units", "read_units"), r)) for r in stored],
+            "notes": self.notes})
 
 
 def main() -> None:
