@@ -1,12 +1,15 @@
 """A key admitted against its spare settles with two plain writes (the spend log, then one update
 that also takes the next spare) instead of a transaction plus an update, and stays exact when the
 instance dies or fails between the two: replayed, reclaimed or both, the key's spend equals the
-sum of its spend logs. Against moto over HTTP; failures are injected at the botocore boundary."""
+sum of its spend logs. Against moto over HTTP; failures are injected at the botocore boundary.
+A reclaim needs ``KEY_SLOT_STALE_SECONDS``; the tests set it to 0 (and wait past the spare's expiry)
+where they reclaim, which also makes every settlement after that "late" (it uses the transaction)."""
 from __future__ import annotations
 
 import json
 import logging
 import time
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -131,7 +134,7 @@ def test_killed_between_the_writes_a_reclaim_settles_from_the_log(store, monkeyp
     enforce.settle(after, prompt_tokens=10, completion_tokens=5, cost=0.01, status=200, deployment="d",
                    router=None, latency_ms=1.0)
     u = store.get_usage("key", p.key_hash)
-    assert (u.spend, u.reserved, u.parallel, u.spares, u.released) == (Decimal("0.03"), 0, 0, (), ())
+    assert (u.spend, u.reserved, u.parallel, u.spares) == (Decimal("0.03"), 0, 0, ())
     assert u.spend == _logged_spend(store, p.key_hash)
 
 
@@ -174,5 +177,31 @@ def test_a_replay_after_the_reclaim_adds_nothing_twice(store, monkeypatch):
         enforce.admit(p, request_id="r3", model="mock", prompt_tokens=10, max_tokens=20, **PRICE)
     assert store.get_usage("key", p.key_hash).spend == Decimal("0.02")
     assert spend.replay(store, captured[0]) == "already_recorded"  # the original settlement, late
+    u = store.get_usage("key", p.key_hash)
+    assert (u.spend, u.reserved, u.parallel) == (Decimal("0.02"), 0, 0) and u.spend == _logged_spend(store, p.key_hash)
+
+
+def test_killed_before_the_log_a_late_replay_after_the_reclaim_adds_the_spend_once(store, monkeypatch):
+    p = _warm_key(store, max_budget=0.05)
+    monkeypatch.setenv("KEY_SPARE_TTL_SECONDS", "0.05")
+    settings.reset()
+    used = admit(p, "r2")
+    captured = []
+    original = spend.commit
+    monkeypatch.setattr(spend, "commit", lambda store_, s: captured.append(s) or original(store_, s))
+    with FailOn("PutItem", Killed()), pytest.raises(Killed):
+        finish(used)  # nothing written at all
+    monkeypatch.setattr(spend, "commit", original)
+    spares.forget_all()
+    monkeypatch.setenv("KEY_SLOT_STALE_SECONDS", "0")
+    settings.reset()
+    time.sleep(0.1)
+    with pytest.raises(Exception):  # refused; its failure reclaimed r2's spare, finding no log
+        enforce.admit(p, request_id="r3", model="mock", prompt_tokens=10, max_tokens=20, **PRICE)
+    u = store.get_usage("key", p.key_hash)
+    assert (u.spend, u.reserved, u.spares) == (Decimal("0.01"), 0, ())
+    late = replace(captured[0], next_spare=None)  # as replayed from its spend_settle_failed line
+    assert spend.replay(store, late) == "recorded"
+    assert spend.replay(store, late) == "already_recorded"
     u = store.get_usage("key", p.key_hash)
     assert (u.spend, u.reserved, u.parallel) == (Decimal("0.02"), 0, 0) and u.spend == _logged_spend(store, p.key_hash)

@@ -161,7 +161,7 @@ def reserve(
         abandoned = [(spare_id, cost, expires) for spare_id, cost, expires in u.spares
                      if idle or expires < now - stale]
         if abandoned:
-            reconcile.reclaim(store, kind, ident, u, abandoned, now)
+            reconcile.reclaim(store, kind, ident, abandoned)
             continue
         if (u.parallel > 0 or u.reserved > 0) and idle:
             store.reset_usage(

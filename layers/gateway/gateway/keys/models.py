@@ -136,9 +136,6 @@ class Usage:
     exists: bool = True
     #: spare admissions held by instances: (spare id, reserved cost, expiry epoch s); see spares.py
     spares: tuple[tuple[str, Decimal, float], ...] = ()
-    #: spares reclaimed with no spend log found: (spare id, expiry epoch s); a settlement replayed
-    #: later adds its spend once against such a record (``gateway.keys.reconcile``)
-    released: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

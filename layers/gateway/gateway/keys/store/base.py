@@ -196,12 +196,9 @@ class KeyStore(ABC):
         minute window is still current. Nothing happens if it was reclaimed already."""
 
     @abstractmethod
-    def reclaim_spares(self, kind: Kind, ident: str, spares: list[tuple[str, Decimal]],
-                       released: tuple[tuple[str, float], ...] = (), expired: tuple[str, ...] = ()) -> bool:
+    def reclaim_spares(self, kind: Kind, ident: str, spares: list[tuple[str, Decimal]]) -> bool:
         """Give back spares whose instances are gone (``(id, cost)``); False if one of them was
-        settled, dropped or reclaimed meanwhile (nothing changed). ``released``: records to leave for
-        those (id, expiry) a late settlement may still add spend against; ``expired``: such records
-        to delete."""
+        settled, dropped or reclaimed meanwhile (nothing changed)."""
 
     # --- spend logs ---
     @abstractmethod

@@ -40,6 +40,7 @@ from gateway import aws
 from gateway.dynamo import errors as dynamo_errors
 from gateway.dynamo.codec import deserialize, json_value, serialize, to_dynamo
 from gateway.dynamo.errors import TransactionCancelled, condition_failed
+from gateway.keys import settings as key_settings
 from gateway.keys.errors import AlreadySettled, StoreUnavailable
 from gateway.keys.models import ZERO, AccountKind, AccountRecord, BudgetRecord, KeyRecord, SpendLog, TeamRecord, UndecodableRecord, Usage
 from gateway.keys.store.base import Kind, KeyStore, Reservation, ReserveResult, Settlement, UsageDelta
@@ -66,8 +67,6 @@ USAGE_ATTRS = {
 
 #: a spare admission's record on the USAGE item: ``sp_<id> = {"c": reserved cost, "x": expiry}``
 SPARE_PREFIX = "sp_"
-#: a spare reclaimed with no spend log found: ``rl_<id> = expiry`` (``gateway.keys.reconcile``)
-RELEASED_PREFIX = "rl_"
 
 
 def key_item(record: KeyRecord) -> dict[str, Any]:
@@ -159,8 +158,6 @@ def usage_from(raw: dict[str, Any] | None) -> Usage:
         exists=True,
         spares=tuple(sorted((name[len(SPARE_PREFIX):], Decimal(entry["c"]), float(entry["x"]))
                             for name, entry in raw.items() if name.startswith(SPARE_PREFIX))),
-        released=tuple(sorted((name[len(RELEASED_PREFIX):], float(expiry))
-                              for name, expiry in raw.items() if name.startswith(RELEASED_PREFIX))),
     )
 
 
@@ -598,23 +595,18 @@ class DynamoDBKeyStore(KeyStore):
                 if not condition_failed(exc):
                     raise
 
-    def reclaim_spares(self, kind: Kind, ident: str, spares: list[tuple[str, Decimal]],
-                       released: tuple[tuple[str, float], ...] = (), expired: tuple[str, ...] = ()) -> bool:
+    def reclaim_spares(self, kind: Kind, ident: str, spares: list[tuple[str, Decimal]]) -> bool:
         e = _Expr()
         names = [e.n(SPARE_PREFIX + spare_id) for spare_id, _ in spares]
         total = sum((cost for _, cost in spares), ZERO)
-        sets = [f"{e.n(RELEASED_PREFIX + spare_id)} = {e.v(Decimal(str(round(expiry, 3))))}" for spare_id, expiry in released]
-        removed = names + [e.n(RELEASED_PREFIX + spare_id) for spare_id in expired]
-        update = (f"SET {', '.join(sets)} " if sets else "") + f"REMOVE {', '.join(removed)}"
-        if spares:
-            update += f" ADD {e.n('rsv')} {e.v(-total)}, {e.n('com')} {e.v(-total)}, {e.n('par')} {e.v(-len(spares))}"
         try:
             self._call(
                 "update_item",
                 TableName=self.table,
                 Key=serialize({"pk": _pk(kind, ident), "sk": "USAGE"}),
-                UpdateExpression=update,
-                ConditionExpression=" AND ".join([f"attribute_exists({n})" for n in names] or ["attribute_exists(pk)"]),
+                UpdateExpression=(f"REMOVE {', '.join(names)} ADD {e.n('rsv')} {e.v(-total)}, "
+                                  f"{e.n('com')} {e.v(-total)}, {e.n('par')} {e.v(-len(spares))}"),
+                ConditionExpression=" AND ".join(f"attribute_exists({n})" for n in names),
                 **e.kwargs(),
             )
         except ClientError as exc:
@@ -677,11 +669,11 @@ class DynamoDBKeyStore(KeyStore):
         takes the next spare. 2 write units where the transaction and a separate spare took about 5.
 
         Exactly once without a transaction: the log put is idempotent, and the update is conditional
-        on the spare's record, which only this update (or a reclaim, ``gateway.keys.reconcile``)
-        removes. Killed between the two writes, the log exists and the record stays: a replay skips
-        the put and settles; if nothing replays, the reclaim that frees the record finds the log by
-        ``reservation_id`` and settles on its behalf. A reclaim that finds no log leaves an ``rl_``
-        record instead, against which a settlement that arrives later still adds its spend once."""
+        on the spare's record, which only this update or a reclaim removes, and a reclaim cannot
+        happen while this settlement is fresh (``_two_writes``). Killed between the two writes, the
+        log exists and the record stays: a replay skips the put and settles; if nothing replays, the
+        reclaim that frees the record finds the log by ``reservation_id`` and settles on its behalf
+        (``gateway.keys.reconcile``)."""
         assert s.key is not None and s.key.spare is not None and s.key_hash is not None
         new_log = True
         try:
@@ -723,37 +715,22 @@ class DynamoDBKeyStore(KeyStore):
         raise StoreUnavailable("settle kept failing its condition")  # unreachable: the last try has only one
 
     def _settle_after_reclaim(self, s: Settlement, old: dict[str, Any], new_log: bool) -> None:
-        """The spare's record is gone: settled already, or reclaimed. Adds the spend at most once."""
-        assert s.key is not None and s.key.spare is not None
-        released = RELEASED_PREFIX + s.key.spare
-        if released not in old:
-            if new_log:  # reclaimed with no record left for this late settlement: its spend cannot be added
-                logger.error("spend of %s not added: its spare %s was reclaimed and its record expired",
-                          s.log.request_id, s.key.spare)
-            raise AlreadySettled(s.log.request_id)
-        e = _Expr()
-        rl = e.n(released)
-        amount = e.v(s.key.spend)
-        try:
-            self._call("update_item", TableName=self.table, Key=serialize({"pk": _pk("key", s.key_hash), "sk": "USAGE"}),
-                       UpdateExpression=f"REMOVE {rl} ADD {e.n('spend')} {amount}, {e.n('spend_total')} {amount}, "
-                                        f"{e.n('com')} {amount}",
-                       ConditionExpression=f"attribute_exists({rl})", **e.kwargs())
-        except ClientError as exc:
-            if condition_failed(exc):
-                raise AlreadySettled(s.log.request_id) from exc
-            raise
-        return None
+        """The spare's record is gone: settled already (by an earlier try, or by a reclaim that found
+        the log). A fresh settlement cannot have been reclaimed without its log (``_two_writes``)."""
+        if new_log:
+            logger.error("spend of %s not added: its spare was reclaimed while it was fresh (clock skew?)",
+                         s.log.request_id)
+        raise AlreadySettled(s.log.request_id)
 
     def find_reserved_log(self, key_hash: str, reservation_id: str, start: float, end: float) -> SpendLog | None:
         e = _Expr()
-        out = self._call(
-            "query", TableName=self.table,
+        query = dict(
             KeyConditionExpression=f"{e.n('pk')} = {e.v('KEYLOG#' + key_hash)} AND {e.n('sk')} BETWEEN "
                                    f"{e.v(iso(start))} AND {e.v(iso(end) + '~')}",
             FilterExpression=f"{e.n('reservation_id')} = {e.v(reservation_id)}", **e.kwargs())
-        items = [deserialize(raw) for raw in out.get("Items", [])]
-        return spend_log(items[0]) if items else None
+        for raw in self._query_all(**query):  # every page: a busy key has many logs in those minutes
+            return spend_log(raw)
+        return None
 
     def settle_reclaimed(self, kind: Kind, ident: str, spare_id: str, reserved: Decimal, spend: Decimal) -> bool:
         e = _Expr()
@@ -830,10 +807,14 @@ class DynamoDBKeyStore(KeyStore):
 
 
 def _two_writes(s: Settlement) -> bool:
-    """Whether the settlement touches only the key's counters, admitted against a spare (whose record
-    makes the counters' update conditional, hence idempotent): then no transaction is needed."""
-    return (s.key is not None and s.key.spare is not None and s.key_hash is not None and s.team is None
-            and not s.accounts)
+    """Whether the settlement may skip the transaction: it touches only the key's counters, was
+    admitted against a spare (whose record makes the counters' update conditional, hence
+    idempotent), and is fresh: started less than half of ``KEY_SLOT_STALE_SECONDS`` ago, so no reclaim
+    can have freed its spare yet (``limits.reserve`` reclaims only past that margin). A later replay
+    uses the transaction, which also covers a spare reclaimed before its log was written."""
+    if s.key is None or s.key.spare is None or s.key_hash is None or s.team is not None or s.accounts:
+        return False
+    return time.time() - s.log.start_time < key_settings.get().slot_stale_seconds / 2
 
 
 # ---------------------------------------------------------------- default instance
