@@ -246,7 +246,12 @@ def test_no_function_of_the_stack_writes_batch_input():
     resources = template["Resources"]
     functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     assert {"BatchWorkerFunction", "BatchStarterFunction"} <= set(functions)
+    calibration = functions.pop("RouterCalibrationFunction")  # its own policy: it writes router/* only
     assert all(f["Properties"]["Policies"] == [{"Ref": "GatewayAccessPolicy"}] for f in functions.values())
+    other_writes = [statement for policy in (calibration["Properties"]["Policies"][0],
+                                             resources["RouterCalibrationWritePolicy"]["Properties"]["PolicyDocument"])
+                    for statement in policy["Statement"] if "s3:PutObject" in statement["Action"]]
+    assert [s["Resource"] for s in other_writes] == [{"Fn::Sub": "${ConfigBucket.Arn}/router/*"}] * 2
     writes = []
     for statement in resources["GatewayAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
