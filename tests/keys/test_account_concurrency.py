@@ -5,7 +5,8 @@ against moto's server over HTTP. Requests come from two keys of one user (its ``
 with its own budget, one whose budget comes from a shared tier; half of them carry a spend tag
 with a budget of its own. Then, exactly (Decimal):
 - accepted requests per minute window <= the user's rpm; each customer's, the tag's and the user's
-  spend <= its budget, and each of the user's, one customer's and the tag's budget was reached;
+  spend <= its budget, and the user's and one customer's budget were reached (the tag's is checked
+  after theirs, so a refusal names it only when they had room: that depends on the race);
 - the user's spend == the sum of its keys' spend logs == the sum the callers settled, and each
   customer's and the tag's spend == the sum of the logs that name it;
 - nothing is left reserved or in flight on any of the four counters.
@@ -91,9 +92,9 @@ def test_user_and_customer_limits_hold_across_processes(moto_server, table, stor
     per_window = Counter(r[2] for r in accepted)
     print(f"\naccepted={len(accepted)} rejected={dict(refused_by)} windows={dict(per_window)}")
     assert len(rows) == PROCESSES * per_proc and accepted
-    # both the user's and a customer's budget were reached
-    assert {"Budget exceeded for user ada", "Budget exceeded for end user cust-own",
-            f"Budget exceeded for tag {TAG}"} <= set(refused_by), refused_by
+    # both the user's and a customer's budget were reached. The tag's is checked after theirs, so whether
+    # a refusal names it depends on the race; its spend stays within its budget either way (below)
+    assert {"Budget exceeded for user ada", "Budget exceeded for end user cust-own"} <= set(refused_by), refused_by
     assert all(n <= USER_RPM for n in per_window.values())
 
     logs = [log for t in tokens

@@ -222,7 +222,7 @@ def test_leaked_slot_from_killed_instance_is_recovered(store, monkeypatch):
     assert (u.parallel, u.reserved, u.spend) == (0, 0, Decimal("0.01"))
 
 
-def test_warm_key_costs_two_calls_three_item_writes_no_reads(store):
+def test_warm_key_costs_three_one_unit_writes_no_reads(store):
     from gateway import aws
 
     token = make_key(rpm_limit=100, max_budget=10, tpm_limit=10**6)
@@ -235,7 +235,8 @@ def test_warm_key_costs_two_calls_three_item_writes_no_reads(store):
         settle(admit(resolve.resolve_token(token), "counted"))  # resolve is a cache hit
     finally:
         events.unregister("before-call.dynamodb.*", hook)
-    assert calls == ["UpdateItem", "TransactWriteItems"]  # 1 + 2 item writes, 0 reads
+    # admission (with the request's own sp_ record), the log, the conditional settle: no transaction
+    assert calls == ["UpdateItem", "PutItem", "UpdateItem"]
 
 
 def test_prompt_text_logged_only_when_enabled(store, monkeypatch):

@@ -69,7 +69,7 @@ def test_warm_key_is_admitted_with_no_dynamodb_call(store):
     assert first.spare_id is None  # nothing held yet: the usual conditional write
     with DynamoCalls() as after_response:
         finish(first)
-    assert after_response == ["TransactWriteItems", "UpdateItem"]  # settle, then the next request's spare
+    assert after_response == ["PutItem", "UpdateItem"]  # the log, then settle + the next request's spare
     u = store.get_usage("key", p.key_hash)
     assert u.reserved == WORST and len(u.spares) == 1 and u.requests == 2
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -67,6 +68,10 @@ class Admission:
     #: is at stake: what was reserved is all the call may produce); None: the client's own limit applies
     output_cap: int | None = None
     spare_id: str | None = None  # admitted against a spare (spares.py)
+    #: the ``sp_<id>`` record this admission has on the key's counters: its spare's, or its own for a key
+    #: with no team, user or customer. It makes the settle's update conditional, hence idempotent, so
+    #: the settle needs no transaction (``DynamoDBKeyStore._commit_two_writes``)
+    record_id: str | None = None
     next_spare: tuple[Decimal, int] | None = None  # (cost, tokens) to reserve as the next spare, after settle
     unused_spare: spares.Spare | None = None  # a spare that did not cover this request: give it back
     request_tags: tuple[str, ...] = ()  # recorded on the spend log (gateway.spend_tags)
@@ -167,7 +172,7 @@ def _from_spare(principal: Principal, request_id: str, model: str, spare: spares
         request_id=request_id, principal=principal, model=model, start_time=now, key_hash=key.token,
         team_id=key.team_id, user_id=key.user_id, key_alias=key.key_alias, key_reserved=spare.cost,
         team_reserved=spare.cost if spare.team_version is not None else None, reserved_tokens=spare.tokens,
-        headers=dict(spare.headers), spare_id=spare.spare_id,
+        headers=dict(spare.headers), spare_id=spare.spare_id, record_id=spare.spare_id,
     )
 
 
@@ -223,8 +228,9 @@ def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tok
     for _ in range(3):
         key, team = principal.key, principal.team
         resolve.check(key, team, now)
+        record = (uuid.uuid4().hex[:12], now) if key.team_id is None and not scopes else None
         try:
-            reserved = limits.reserve_key_and_team(store, key, team, cost=cost, tokens=tokens, now=now)
+            reserved = limits.reserve_key_and_team(store, key, team, cost=cost, tokens=tokens, now=now, spare=record)
         except limits.VersionChanged:
             principal = resolve.refresh(principal)  # blocked/deleted/changed: reload (raises if unusable)
             check_model_access(principal, model, *access)
@@ -241,6 +247,7 @@ def _admit(principal: Principal, request_id: str, model: str, cost: Decimal, tok
             headers=limits.merge_headers(reserved.headers, *(limits.rate_headers(scope.limits, r.usage, now)
                                                              for scope, r in on_accounts if r is not None)),
             accounts=tuple((scope, cost if r is not None else None) for scope, r in on_accounts),
+            record_id=record[0] if record is not None else None,
         )
     raise kerr.unavailable("key configuration kept changing during admission")
 
@@ -319,12 +326,12 @@ def settle(
         end_user=admission.end_user,
         request_tags=admission.request_tags,
         cache_hit=cache_hit,
-        reservation_id=admission.spare_id,
+        reservation_id=admission.record_id,
     )
     key_delta = team_delta = None
     if admission.key_reserved is not None:
         key_delta = UsageDelta(spend=actual, release=admission.key_reserved,
-                               tokens=used_tokens - admission.reserved_tokens, parallel=-1, spare=admission.spare_id)
+                               tokens=used_tokens - admission.reserved_tokens, parallel=-1, spare=admission.record_id)
     if admission.team_id is not None:
         if admission.team_reserved is not None:
             team_delta = UsageDelta(spend=actual, release=admission.team_reserved,
@@ -339,7 +346,7 @@ def settle(
             parallel=-1 if reserved is not None else 0))
         for scope, reserved in admission.accounts)
     next_spare = None
-    if admission.next_spare is not None and admission.spare_id is not None and team_delta is None and not account_deltas:
+    if admission.next_spare is not None and admission.record_id is not None and team_delta is None and not account_deltas:
         next_spare = spares.plan(admission.principal, *admission.next_spare, now)  # taken in the settle's own write
     settlement = Settlement(log=log, key=key_delta, team=team_delta,
                             key_hash=admission.key_hash if key_delta else None,
