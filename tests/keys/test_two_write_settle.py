@@ -205,3 +205,24 @@ def test_killed_before_the_log_a_late_replay_after_the_reclaim_adds_the_spend_on
     assert spend.replay(store, late) == "already_recorded"
     u = store.get_usage("key", p.key_hash)
     assert (u.spend, u.reserved, u.parallel) == (Decimal("0.02"), 0, 0) and u.spend == _logged_spend(store, p.key_hash)
+
+
+def test_an_admission_s_own_record_makes_its_settle_exact_without_a_transaction(store, monkeypatch):
+    """Off Lambda (no spares) the admission leaves the request's own sp_ record: killed between the
+    settle's two writes, the reclaim settles the request from its log just the same."""
+    p = resolve.resolve_token(make_key(max_budget=0.05))
+    adm = enforce.admit(p, request_id="r1", model="mock", prompt_tokens=10, max_tokens=10, **PRICE)
+    assert adm.spare_id is None and adm.record_id is not None
+    with DynamoCalls() as calls, FailOn("UpdateItem", Killed()), pytest.raises(Killed):
+        enforce.settle(adm, prompt_tokens=10, completion_tokens=5, cost=0.01, status=200, deployment="d",
+                       router=None, latency_ms=1.0)
+    assert calls == ["PutItem", "UpdateItem"]
+    assert store.get_usage("key", p.key_hash).reserved == WORST
+    monkeypatch.setenv("KEY_SLOT_STALE_SECONDS", "0")
+    settings.reset()
+    time.sleep(0.05)
+    with pytest.raises(Exception):  # 0.03 held + 0.05 > 0.05: refused, after reclaiming r1 by its log
+        enforce.admit(p, request_id="r2", model="mock", prompt_tokens=10, max_tokens=20, **PRICE)
+    u = store.get_usage("key", p.key_hash)
+    assert (u.spend, u.reserved, u.parallel, u.spares) == (Decimal("0.01"), 0, 0, ())
+    assert u.spend == _logged_spend(store, p.key_hash)
