@@ -125,7 +125,8 @@ async def start(
     if routes is not None and body.model in routes.slots:
         accounting.check_model_access(principal, body.model, engine.catalog)
         allowed = accounting.visible_models(principal, engine.catalog.names, engine.catalog)
-        group, decision = decide.decide(routes, body.model, body, principal, engine.catalog, allowed)
+        share = await decide.caller_budget_share(routes, body.model, principal)
+        group, decision = decide.decide(routes, body.model, body, principal, engine.catalog, allowed, share)
         group = engine.catalog.resolve(group) or group
     else:
         group = engine.catalog.resolve(body.model)

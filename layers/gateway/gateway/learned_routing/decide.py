@@ -18,6 +18,8 @@ from typing import Any, Mapping
 
 import router as llmrouter
 
+from starlette.concurrency import run_in_threadpool
+
 from gateway import errors
 from gateway.keys import budget_share
 from gateway.principal import Principal
@@ -116,10 +118,20 @@ class Routing:
             return self._table
 
 
+async def caller_budget_share(table: RoutingTable, name: str, principal: Principal) -> float | None:
+    """The caller's budget share left, when the router behind ``name`` is budget-aware (may read
+    DynamoDB once, so off the event loop); None otherwise."""
+    slot = table.slots.get(name)
+    if slot is None or not slot.budget_aware:
+        return None
+    return await run_in_threadpool(budget_share.remaining_share, principal)
+
+
 def decide(table: RoutingTable, name: str, body: Any, principal: Principal, catalog: Catalog,
-           allowed: list[str]) -> tuple[str, dict[str, Any]]:
+           allowed: list[str], share: float | None = None) -> tuple[str, dict[str, Any]]:
     """(model group to call, decision record) for a request to the virtual model ``name``;
-    ``allowed``: the model groups this caller may use (the pipeline's answer), the candidates."""
+    ``allowed``: the model groups this caller may use (the pipeline's answer), the candidates;
+    ``share``: the caller's budget share left (``caller_budget_share``), for budget-aware routers."""
     slot = table.slots[name]
     if slot.router is None:
         if slot.fallback_model:
@@ -142,7 +154,7 @@ def decide(table: RoutingTable, name: str, body: Any, principal: Principal, cata
         key_id=principal.key_id,
         team_id=getattr(principal.team, "team_id", None) if principal.team is not None else None,
         tools=tuple(body.tools) if getattr(body, "tools", None) else None,
-        budget_share=budget_share.remaining_share(principal) if slot.budget_aware else None,
+        budget_share=share if slot.budget_aware else None,
     )
     try:
         decision = slot.router.route(request)

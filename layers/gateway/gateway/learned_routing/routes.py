@@ -49,7 +49,8 @@ async def router_route(request: Request, principal: Principal = Depends(require_
         raise errors.not_found(f"'{body.model}' is not a router model; routers: {', '.join(table.names()) or 'none'}",
                                param="model", code="model_not_found")
     allowed = accounting.visible_models(principal, engine.catalog.names, engine.catalog)
-    group, decision = decide.decide(table, body.model, body, principal, engine.catalog, allowed)
+    share = await decide.caller_budget_share(table, body.model, principal)
+    group, decision = decide.decide(table, body.model, body, principal, engine.catalog, allowed, share)
     return {"model": group, "decision": decision}
 
 
