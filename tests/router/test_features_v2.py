@@ -97,3 +97,34 @@ def test_layout_block_is_cheap_at_the_feature_window():
     for _ in range(50):
         layout_features(t, b, words)
     assert (time.perf_counter() - start) / 50 < 0.002  # measured ~0.03 ms; generous for a loaded CI box
+
+
+def test_cli_trains_a_version2_artifact_that_serves(binary_dir, tmp_path):
+    from router import RouteRequest, build_router
+    from router.train.cli import main as cli_main
+
+    out = tmp_path / "v2"
+    assert cli_main(["train", "--data", str(binary_dir), "--out", str(out), "--hash-bits", "12", "--quiet",
+                     "--folds", "3", "--feature-version", "2", "--dense-scale", "5", "--inner-cv", "families",
+                     "--alpha-grid", "3,30", "--hmac-key-env", "ROUTER_TEST_NO_SUCH_ENV"]) == 0
+    art = load_artifact(out)
+    assert art.manifest["features"]["version"] == 2 and art.manifest["features"]["dense_scale"] == 5.0
+    assert art.manifest["metrics"]["alpha"] in (3.0, 30.0)
+    pred = LinearPredictor(art)
+    idx, vals = featurize(MC, art.feature_spec, pred.idf)
+    WT = art.arrays["WT"]
+    for j, score in enumerate(pred.predict(MC)):  # the fast path equals the plain dot product
+        dot = sum(float(WT.row(j)[i]) * v for i, v in zip(idx, vals)) + float(art.arrays["bias"].tolist()[j])
+        assert abs(score - dot) < 1e-5
+    router = build_router(dict(art.manifest["default_settings"]), art)
+    assert router.route(RouteRequest(messages=[{"role": "user", "content": MC}])).model in art.model_names
+
+
+@pytest.mark.parametrize("args", [["--feature-version", "3"], ["--dense-scale", "0"], ["--alpha-grid", "x"],
+                                  ["--inner-cv", "groups"]])
+def test_cli_refuses_bad_feature_options(binary_dir, tmp_path, args, capsys):
+    from router.train.cli import main as cli_main
+
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["train", "--data", str(binary_dir), "--out", str(tmp_path / "x"), *args])
+    assert exc.value.code == 2
