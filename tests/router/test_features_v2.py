@@ -96,7 +96,7 @@ def test_layout_block_is_cheap_at_the_feature_window():
     start = time.perf_counter()
     for _ in range(50):
         layout_features(t, b, words)
-    assert (time.perf_counter() - start) / 50 < 0.002  # measured ~0.03 ms; generous for a loaded CI box
+    assert (time.perf_counter() - start) / 50 < 0.002  # measured ~0.18 ms; generous for a loaded CI box
 
 
 def test_cli_trains_a_version2_artifact_that_serves(binary_dir, tmp_path):
