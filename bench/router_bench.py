@@ -113,7 +113,7 @@ class RowLayoutPredictor:
         from router.features import hashed_counts, side_features, split_words, sublinear_tf
 
         text, b, words = split_words(text, self.spec)
-        side_idx, side_vals = side_features(text, b, len(words), self.spec)
+        side_idx, side_vals = side_features(text, b, words, self.spec)
         get_side = itemgetter(*side_idx)
         scores = [math.sumprod(get_side(row), side_vals) + bias for row, bias in zip(self.rows, self.bias)]
         counts = hashed_counts(words, self.spec)

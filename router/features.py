@@ -36,6 +36,7 @@ _WORD_MARKS = bytes(0x20 if c in _SEPARATORS else 0x78 for c in range(256))  # s
 _TF = [0.0] + [1.0 + math.log(n) for n in range(1, 256)]  # sublinear tf of small counts
 _BIGRAM_MUL = 0x9E3779B97F4A7C15
 N_DENSE = 6  # log tokens, digit share, log lines, mean word length, non-ascii share, bias
+SPEC_VERSIONS = (1, 2)  # 1: the blocks above; 2: adds the ``layout_features`` block (N_LAYOUT)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class FeatureSpec:
     # Length rules and the token estimate always see the whole prompt.
     max_chars: int = 4000
     version: int = 1
+    # Version 2 only: the layout block is multiplied by this. Ridge penalises every weight alike, so
+    # a feature scaled by s is penalised like one with alpha / s**2: the few dense features, which
+    # carry across task families, get less shrinkage than the 2**hash_bits topic n-grams.
+    dense_scale: float = 1.0
 
     @property
     def n_hash(self) -> int:
@@ -58,15 +63,21 @@ class FeatureSpec:
 
     @property
     def dim(self) -> int:
-        return self.n_hash + len(PUNCT) + N_DENSE
+        return self.n_hash + len(PUNCT) + N_DENSE + (N_LAYOUT if self.version >= 2 else 0)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if self.version == 1:  # version-1 manifests never had it; keep writing them as before
+            del d["dense_scale"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "FeatureSpec":
-        spec = cls(**{k: d[k] for k in ("hash_bits", "bigrams", "max_chars", "version") if k in d})
-        if not 8 <= spec.hash_bits <= 24 or spec.version != 1:
+        keys = ("hash_bits", "bigrams", "max_chars", "version", "dense_scale")
+        spec = cls(**{k: d[k] for k in keys if k in d})
+        if (not 8 <= spec.hash_bits <= 24 or spec.version not in SPEC_VERSIONS
+                or (spec.version == 1 and "dense_scale" in d)
+                or not isinstance(spec.dense_scale, (int, float)) or not 0 < spec.dense_scale <= 1000):
             raise ValueError(f"unsupported feature spec {dict(d)}")
         return spec
 
@@ -155,8 +166,11 @@ def sublinear_tf(counts: Counter[int]) -> list[float]:
         return [1.0 + math.log(n) for n in ns]
 
 
-def side_features(text: str, b: bytes, n_words: int, spec: FeatureSpec) -> tuple[list[int], list[float]]:
-    """The punctuation block (log1p(count) / 4 per mark present) and the dense block (``N_DENSE``)."""
+def side_features(text: str, b: bytes, words: Sequence[bytes], spec: FeatureSpec) -> tuple[list[int], list[float]]:
+    """The punctuation block (log1p(count) / 4 per mark present), the dense block (``N_DENSE``) and,
+    from spec version 2 on, the layout block (``N_LAYOUT``, times ``spec.dense_scale``).
+    ``text, b, words`` are what ``split_words`` returns."""
+    n_words = len(words)
     nh = spec.n_hash
     marks = b.translate(None, _NOT_PUNCT)
     n_punct = len(marks)
@@ -176,7 +190,92 @@ def side_features(text: str, b: bytes, n_words: int, spec: FeatureSpec) -> tuple
         (len(b) - len(text)) / n_bytes,
         1.0,
     ))
+    if spec.version >= 2:
+        idx.extend(range(d0 + N_DENSE, d0 + N_DENSE + N_LAYOUT))
+        k = spec.dense_scale
+        vals.extend([v * k for v in layout_features(text, b, words)])
     return idx, vals
+
+
+_DIGIT_MARKS = bytes(0x64 if 0x30 <= c <= 0x39 else 0x20 for c in range(256))  # digit -> "d", else " "
+_NOT_OPS = bytes(c for c in range(256) if c not in b"+-*/=^<>")
+_NOT_CODE = bytes(c for c in range(256) if c not in b"{};")
+_NOT_UPPER = bytes(c for c in range(256) if not 0x41 <= c <= 0x5A)
+_CODE_WORDS = (b"def ", b"return", b"import ", b"class ", b"function", b"print(", b"for (", b"while ",
+               b"const ", b"int ", b"#include", b"select ", b"lambda", b"self.", b"var ", b"void ")
+_LATEX = (b"\\frac", b"^{", b"_{", b"\\(", b"$$", b"\\sqrt", b"\\cdot", b"\\le", b"\\sum", b"\\int")
+_WH = (b"what", b"which", b"who", b"whom", b"whose", b"when", b"where")
+_HOW = (b"how", b"why", b"explain", b"describe", b"compare", b"discuss")
+_TASK = (b"write", b"calculate", b"compute", b"find", b"solve", b"prove", b"determine", b"implement",
+         b"given", b"let", b"evaluate", b"simplify")
+N_LAYOUT = 30
+
+
+def layout_features(text: str, b: bytes, words: Sequence[bytes]) -> list[float]:
+    """Version-2 block: ``N_LAYOUT`` dense features of the prompt's form, roughly in 0..1.
+
+    Why: hashed n-grams learn topics, which do not carry to a task family never trained on; the form
+    of a prompt (length, structure, maths and code markers, a multiple-choice layout, a passage
+    followed by a question, the kind of question) does. All ``bytes.count``/``translate`` over the
+    clipped lower-cased prompt (C speed), but about 60 of them at ~2 µs each: about 180 µs at the
+    4,000-character window, which takes a version-2 artifact to ~0.48 ms p50 at 2,000 tokens
+    (``bench/router_bench.py``). Folding the keyword counts into a set lookup over ``words`` would
+    cut most of it; not done, because it changes the features the evaluation measured.
+    """
+    n_bytes = max(len(b), 1)
+    n_words = max(len(words), 1)
+    n_lines = b.count(b"\n") + 1
+    cnt = b.count
+    # multiple-choice layout "\nA. ...\nB. ...": the stem is what precedes the first option
+    opt_a = max(b.find(b"\na."), b.find(b"\na)"), b.find(b"\n(a)"))
+    n_opts = sum(1 for o in (b"\nb", b"\nc", b"\nd") if cnt(o + b".") or cnt(o + b")") or cnt(b"\n(" + o[1:] + b")"))
+    is_mc = 1.0 if opt_a >= 0 and n_opts >= 2 else 0.0
+    stem = opt_a if is_mc else len(b)
+    ans = b.rfind(b"answer")
+    opts_len = ((ans if ans > opt_a else len(b)) - opt_a) / (n_opts + 1) if is_mc else 0.0
+    last_nl = b.rstrip().rfind(b"\n")
+    last_line = len(b) - last_nl if last_nl >= 0 else len(b)
+    first_nl = b.find(b"\n")
+    first_line = first_nl if first_nl >= 0 else len(b)
+    digit_runs = b.translate(_DIGIT_MARKS).count(b" d") + (b[:1].isdigit())
+    sentences = cnt(b". ") + cnt(b"? ") + cnt(b"! ") + cnt(b".\n") + 1
+    first = words[0] if words else b""
+    code = sum(map(cnt, _CODE_WORDS))
+    latex = sum(map(cnt, _LATEX))
+    upper = len(text.encode("utf-8", "replace").translate(None, _NOT_UPPER))
+    lg = math.log1p
+    return [
+        lg(len(text)) / 8.0,
+        lg(len(words)) / 8.0,
+        lg(n_bytes / n_lines) / 6.0,
+        min(cnt(b"```"), 4) / 4.0,
+        (cnt(b"\n    ") + cnt(b"\n\t")) / n_lines,
+        lg(cnt(b"\n- ") + cnt(b"\n* ") + cnt(b"\n1.") + cnt(b"\n2.")) / 3.0,
+        lg(latex) / 3.0,
+        1.0 if latex else 0.0,
+        10.0 * len(b.translate(None, _NOT_OPS)) / n_bytes,
+        lg(digit_runs) / 4.0,
+        digit_runs / n_words,
+        lg(code) / 3.0,
+        10.0 * len(b.translate(None, _NOT_CODE)) / n_bytes,
+        lg(cnt(b"</") + cnt(b"/>") + cnt(b"\n#")) / 3.0,
+        is_mc,
+        lg(stem) / 8.0,
+        lg(opts_len) / 6.0,
+        1.0 if cnt(b"which of the following") else 0.0,
+        1.0 if (cnt(b" not ") or cnt(b"except") or cnt(b" false")) else 0.0,
+        1.0 if cnt(b"__") else 0.0,
+        lg(last_line) / 8.0,
+        lg(first_line) / 8.0,
+        1.0 if len(b) > 700 and b.rstrip().endswith(b"?") else 0.0,
+        1.0 if first in _WH else 0.0,
+        1.0 if first in _HOW else 0.0,
+        1.0 if first in _TASK else 0.0,
+        lg(sentences) / 4.0,
+        lg(n_words / sentences) / 4.0,
+        len(set(words)) / n_words,
+        upper / n_bytes * 5.0,
+    ]
 
 
 def featurize(text: str, spec: FeatureSpec, idf: Sequence[float] | None = None,
@@ -200,5 +299,5 @@ def featurize(text: str, spec: FeatureSpec, idf: Sequence[float] | None = None,
         if norm > 0:
             inv = 1.0 / norm
             vals = [v * inv for v in vals]
-    side_idx, side_vals = side_features(text, b, len(words), spec)
+    side_idx, side_vals = side_features(text, b, words, spec)
     return idx + side_idx, vals + side_vals

@@ -84,7 +84,7 @@ class LinearPredictor:
     def predict(self, text: str) -> list[float]:
         spec = self.spec
         text, b, words = split_words(text, spec)
-        side_idx, side_vals = side_features(text, b, len(words), spec)
+        side_idx, side_vals = side_features(text, b, words, spec)
         nh = spec.n_hash
         get_side = itemgetter(*[i - nh for i in side_idx])  # N_DENSE > 1 entries: always a tuple
         scores = [sumprod(get_side(row), side_vals) + bias for row, bias in zip(self.side_rows, self.bias)]

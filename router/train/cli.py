@@ -31,7 +31,7 @@ import numpy as np
 
 from ..artifacts import HMAC_ENV, MANIFEST, load_artifact, resign_artifact, write_npz
 from ..errors import RouterError
-from ..features import FeatureSpec
+from ..features import SPEC_VERSIONS, FeatureSpec
 from ..predictors import make_predictor
 from . import fit, metrics
 from .data import (ROLES_ARTIFACT, ROLES_COLUMN_ORDER, ROLES_NAMED, DataError, ModelChoice, RoutingData, load_data,
@@ -40,6 +40,8 @@ from .data import (ROLES_ARTIFACT, ROLES_COLUMN_ORDER, ROLES_NAMED, DataError, M
 # Below this many rows each of 5 CV folds scores fewer than 100 prompts, so the reported APGR /
 # quality is mostly noise, and the n-gram model has seen too few prompts to generalise: warned, not refused.
 MIN_ROWS_ADVISED = 500
+FEATURE_VERSION = 1  # default --feature-version
+DENSE_SCALE = 1.0  # default --dense-scale
 MIN_ROWS_PER_FOLD = 2  # below this a fold (and the inner alpha CV) has nothing to score
 
 
@@ -162,11 +164,28 @@ def _load_sources(a: argparse.Namespace) -> RoutingData:
     return d
 
 
+def _spec(a: argparse.Namespace) -> FeatureSpec:
+    """The feature spec the options ask for (``--dense-scale`` only exists from version 2 on)."""
+    if a.feature_version == 1:
+        return FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars, version=1)
+    return FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars, version=a.feature_version,
+                       dense_scale=a.dense_scale)
+
+
+def fams_of(a: argparse.Namespace, d: RoutingData) -> list[str] | None:
+    """Task families of the rows (several sources: already the groups), for family-wise inner CV."""
+    from .families import families
+
+    if len(a.sources) > 1:
+        return list(d.groups or []) or None
+    return families(d.groups, d.prompts, "json" if Path(a.data).suffix in (".json", ".jsonl") else "csv")
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     _check_out(a)
     d = _load_sources(a)
     _check_rows(d, a, a.data)
-    spec = FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars)
+    spec = _spec(a)
     roles = _roles(d)
     cost = _costs(d, a.prices)
     show = not a.quiet
@@ -182,8 +201,13 @@ def cmd_train(a: argparse.Namespace) -> int:
                                                              (".json", ".jsonl") else "csv")
         target = center_by_group(d.quality, fams)
     alpha_scores: dict = {}
-    if a.kind == "linear" and a.alpha == "auto":
-        alpha, alpha_scores = fit.select_alpha(X, target, spec, roles, show=show)
+    if a.kind == "linear" and a.alpha == "auto" and a.inner_cv == "families" and roles is not None and fams_of(a, d):
+        from .lofo import inner_cv
+
+        alpha, _ = inner_cv(X, d.quality, spec, "auto", 1, a.alpha_grid, target=target, groups=fams_of(a, d))
+        alpha_scores = {"chosen_by": "inner 3-fold CV over whole task families (mean per-family APGR)"}
+    elif a.kind == "linear" and a.alpha == "auto":
+        alpha, alpha_scores = fit.select_alpha(X, target, spec, roles, a.alpha_grid, show=show)
     else:
         alpha = float(a.alpha) if a.alpha != "auto" else 0.0
     folds = metrics.kfold_random(len(d.prompts), a.folds, a.seed)
@@ -462,11 +486,12 @@ def _eval_lofo(a: argparse.Namespace, out: dict, plot_dir: Path | None) -> int:
     fams = sorted(set(d.groups or []))
     if len(fams) < 2:
         raise DataError("--leave-one-family-out: the data has fewer than two task families")
-    spec = FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars)
+    spec = _spec(a)
     print(f"data: {len(d.prompts)} prompts in {len(fams)} families ({', '.join(fams)})")
     X = fit.featurize_raw(d.prompts, spec, not a.quiet)
     res = lofo.leave_one_family_out(d, X, spec, a.alpha, a.seed, a.strong_fraction, not a.quiet,
-                                    center=a.center_by_family)
+                                    center=a.center_by_family, inner_by_family=a.inner_cv == "families",
+                                    grid=a.alpha_grid)
     res["sources"] = d.source_models  # type: ignore[attr-defined]
     res["features"] = spec.to_dict()
     print(lofo.format_table(res))
@@ -496,7 +521,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     else:
         d = _load_sources(a)
         _check_rows(d, a, a.data)
-        spec = FeatureSpec(hash_bits=a.hash_bits, max_chars=a.max_chars)
+        spec = _spec(a)
         show = not a.quiet
         print(f"data: {len(d.prompts)} prompts, models {d.models}, dropped {d.dropped} contaminated")
         roles = _roles(d)
@@ -663,6 +688,28 @@ def _int_in(lo: int, hi: int):
     return parse
 
 
+def _float_in(lo: float, hi: float):
+    def parse(v: str) -> float:
+        try:
+            x = float(v)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{v!r} is not a number") from None
+        if not lo <= x <= hi:
+            raise argparse.ArgumentTypeError(f"{x:g} is not between {lo:g} and {hi:g}")
+        return x
+    return parse
+
+
+def _grid(v: str) -> tuple[float, ...]:
+    try:
+        g = tuple(float(x) for x in v.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{v!r} is not a comma-separated list of numbers") from None
+    if not g or len(g) > 20 or not all(0 < x <= 1e6 for x in g):
+        raise argparse.ArgumentTypeError(f"{v!r}: give 1 to 20 alphas, each > 0 and <= 1e6")
+    return g
+
+
 def _alpha(v: str) -> str:
     if v != "auto":
         try:
@@ -693,6 +740,16 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--hash-bits", type=_int_in(8, 24), default=18)
         sp.add_argument("--max-chars", type=_int_in(100, 1_000_000), default=FeatureSpec.max_chars,
                         help="feature window: longer prompts are read as their first 3/4 + last 1/4")
+        sp.add_argument("--feature-version", type=int, choices=SPEC_VERSIONS, default=FEATURE_VERSION,
+                        help="feature spec: 1 = n-grams + punctuation + 6 dense; 2 adds the layout block "
+                             "(structure, maths/code markers, multiple-choice layout, question kind)")
+        sp.add_argument("--dense-scale", type=_float_in(0.01, 1000.0), default=DENSE_SCALE,
+                        help="version 2: multiply the layout block by this (less ridge shrinkage than the n-grams)")
+        sp.add_argument("--alpha-grid", type=_grid, default=fit.ALPHA_GRID, metavar="A,B,...",
+                        help="alphas that --alpha auto chooses from (default %(default)s)")
+        sp.add_argument("--inner-cv", choices=["rows", "families"], default="rows",
+                        help="how --alpha auto is chosen: random-row folds, or folds of whole task families judged by "
+                             "mean per-family APGR (cheap vs strong; picks the alpha that transfers to new families)")
         sp.add_argument("--folds", type=_int_in(2, 50), default=5)
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--test", help="held-out split (same format as --data)")

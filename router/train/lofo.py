@@ -91,12 +91,22 @@ def threshold_for(scores: np.ndarray, fraction: float) -> float:
 
 
 def inner_cv(X: sparse.CSR, Y: np.ndarray, spec: FeatureSpec, alpha_arg: str, seed: int,
-             grid: Sequence[float] = fit.ALPHA_GRID, target: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+             grid: Sequence[float] = fit.ALPHA_GRID, target: np.ndarray | None = None,
+             groups: Sequence[str] | None = None) -> tuple[float, np.ndarray]:
     """Alpha by inner 3-fold CV on these rows (fitted on ``target``, default ``Y``; scored on ``Y``);
-    returns it and the out-of-fold score (strong - weak)."""
+    returns it and the out-of-fold score (strong - weak).
+
+    With ``groups`` the folds keep whole families together and an alpha is judged by the mean APGR
+    over families, each scored by a model that never saw it: the alpha that transfers to a new
+    family, not the one that best memorises the families it was trained on (random-row folds
+    reward the hashed n-grams' topic memory)."""
     T = Y if target is None else target
     alphas = list(grid) if alpha_arg == "auto" else [float(alpha_arg)]
-    inner = metrics.kfold_random(X.n_rows, 3, seed)
+    if groups is not None and len(set(groups)) >= 3:
+        inner = metrics.kfold_groups(groups, 3, seed)
+        g = np.asarray(groups)
+    else:
+        inner, g = metrics.kfold_random(X.n_rows, 3, seed), None
     best: tuple[float, float, np.ndarray] | None = None
     for alpha in alphas:
         pred = np.zeros_like(Y)
@@ -104,7 +114,11 @@ def inner_cv(X: sparse.CSR, Y: np.ndarray, spec: FeatureSpec, alpha_arg: str, se
             tr = np.setdiff1d(np.arange(X.n_rows), f)
             pred[f] = fit.fit_linear(X.rows(tr), T[tr], spec, alpha).predict(X.rows(f), spec)
         score = pred[:, 1] - pred[:, 0]
-        apgr = metrics.cheap_strong_metrics(score, Y[:, 0], Y[:, 1])["apgr"]
+        if g is None:
+            apgr = metrics.cheap_strong_metrics(score, Y[:, 0], Y[:, 1])["apgr"]
+        else:
+            apgr = float(np.mean([metrics.cheap_strong_metrics(score[g == n], Y[g == n, 0], Y[g == n, 1])["apgr"]
+                                  for n in sorted(set(g.tolist()))]))
         if best is None or apgr > best[0]:
             best = (apgr, alpha, score)
     assert best is not None
@@ -117,7 +131,8 @@ def _cs(score: np.ndarray, w: np.ndarray, s: np.ndarray) -> dict[str, float]:
 
 
 def leave_one_family_out(d: RoutingData, X: sparse.CSR, spec: FeatureSpec, alpha_arg: str = "auto", seed: int = 0,
-                         strong_fraction: float = 0.3, show: bool = True, center: bool = True) -> dict[str, Any]:
+                         strong_fraction: float = 0.3, show: bool = True, center: bool = True,
+                         inner_by_family: bool = False, grid: Sequence[float] = fit.ALPHA_GRID) -> dict[str, Any]:
     """Per family: train on the others (alpha and threshold from their inner CV), score this one."""
     fam = np.asarray(d.groups)
     Y = d.quality
@@ -127,7 +142,8 @@ def leave_one_family_out(d: RoutingData, X: sparse.CSR, spec: FeatureSpec, alpha
         te = np.flatnonzero(fam == name)
         tr = np.flatnonzero(fam != name)
         T = center_by_group(Y[tr], fam[tr].tolist()) if center else Y[tr]
-        alpha, oof = inner_cv(X.rows(tr), Y[tr], spec, alpha_arg, seed, target=T)
+        alpha, oof = inner_cv(X.rows(tr), Y[tr], spec, alpha_arg, seed, grid, target=T,
+                              groups=fam[tr].tolist() if inner_by_family else None)
         thr = threshold_for(oof, strong_fraction)
         model = fit.fit_linear(X.rows(tr), T, spec, alpha)
         p = model.predict(X.rows(te), spec)
@@ -142,6 +158,7 @@ def leave_one_family_out(d: RoutingData, X: sparse.CSR, spec: FeatureSpec, alpha
     names = list(rows)
     summary = {k: float(np.mean([rows[n][k]["apgr"] for n in names])) for k in ("router", "prompt_length", "random")}
     return {"families": rows, "mean_apgr": summary, "strong_fraction": strong_fraction, "center_by_family": center,
+            "inner_cv": "families" if inner_by_family else "rows", "alpha_grid": list(grid),
             "beats_prompt_length": [n for n in names if rows[n]["router"]["apgr"] > rows[n]["prompt_length"]["apgr"]],
             "n_families": len(names)}
 
