@@ -664,12 +664,13 @@ class DynamoDBKeyStore(KeyStore):
         return None
 
     def _commit_two_writes(self, s: Settlement) -> Usage | None:
-        """A key settled against its spare, alone: the spend log (a conditional put), then ONE
-        UpdateItem on the key's counters that settles, removes the spare's record and, when asked,
-        takes the next spare. 2 write units where the transaction and a separate spare took about 5.
+        """A key settled alone, against the ``sp_`` record its admission or its spare left: the spend
+        log (a conditional put), then ONE UpdateItem on the key's counters that settles, removes the
+        record and, when asked, takes the next spare. 2 write units where the transaction and a
+        separate spare took about 5.
 
         Exactly once without a transaction: the log put is idempotent, and the update is conditional
-        on the spare's record, which only this update or a reclaim removes, and a reclaim cannot
+        on the record, which only this update or a reclaim removes, and a reclaim cannot
         happen while this settlement is fresh (``_two_writes``). Killed between the two writes, the
         log exists and the record stays: a replay skips the put and settles; if nothing replays, the
         reclaim that frees the record finds the log by ``reservation_id`` and settles on its behalf
@@ -710,12 +711,12 @@ class DynamoDBKeyStore(KeyStore):
                 old = deserialize(exc.response.get("Item") or {})
                 if spare_name in old:
                     continue  # the next spare does not fit (a limit, a new minute): settle alone
-                return self._settle_after_reclaim(s, old, new_log)
+                return self._record_gone(s, new_log)
             return usage_from(deserialize(out.get("Attributes", {}))) if next_spare is not None else None
         raise StoreUnavailable("settle kept failing its condition")  # unreachable: the last try has only one
 
-    def _settle_after_reclaim(self, s: Settlement, old: dict[str, Any], new_log: bool) -> None:
-        """The spare's record is gone: settled already (by an earlier try, or by a reclaim that found
+    def _record_gone(self, s: Settlement, new_log: bool) -> None:
+        """The record is gone: settled already (by an earlier try, or by a reclaim that found
         the log). A fresh settlement cannot have been reclaimed without its log (``_two_writes``)."""
         if new_log:
             logger.error("spend of %s not added: its spare was reclaimed while it was fresh (clock skew?)",
@@ -807,9 +808,9 @@ class DynamoDBKeyStore(KeyStore):
 
 
 def _two_writes(s: Settlement) -> bool:
-    """Whether the settlement may skip the transaction: it touches only the key's counters, was
-    admitted against a spare (whose record makes the counters' update conditional, hence
-    idempotent), and is fresh: started less than half of ``KEY_SLOT_STALE_SECONDS`` ago, so no reclaim
+    """Whether the settlement may skip the transaction: it touches only the key's counters, its
+    admission left an ``sp_`` record (its own or its spare's: it makes the counters' update
+    conditional, hence idempotent), and it is fresh: started less than half of ``KEY_SLOT_STALE_SECONDS`` ago, so no reclaim
     can have freed its spare yet (``limits.reserve`` reclaims only past that margin). A later replay
     uses the transaction, which also covers a spare reclaimed before its log was written."""
     if s.key is None or s.key.spare is None or s.key_hash is None or s.team is not None or s.accounts:
