@@ -88,51 +88,9 @@ def rss_mb(code: str) -> float:
     return int(out) / 1024
 
 
-class RowLayoutPredictor:
-    """Baseline: the previous serving layout (one float32 row per model, one gather per model).
-
-    Kept here, not in ``router/``, to show in the same run what the per-bucket record table of
-    ``router.predictors.LinearPredictor`` saves; both give bit-identical scores
-    (``tests/router/test_predictor_layout.py``)."""
-
-    def __init__(self, art):
-        from router.features import FeatureSpec
-
-        self.spec: FeatureSpec = art.feature_spec
-        self.models = art.model_names
-        WT = art.arrays["WT"]
-        self.rows = [WT.row(j) for j in range(len(self.models))]
-        self.bias = [float(b) for b in art.arrays["bias"].tolist()]
-        idf = art.arrays.get("idf")
-        self.idf = idf.flat if idf is not None else None
-
-    def predict(self, text: str) -> list[float]:
-        import math
-        from operator import itemgetter, mul
-
-        from router.features import hashed_counts, side_features, split_words, sublinear_tf
-
-        text, b, words = split_words(text, self.spec)
-        side_idx, side_vals = side_features(text, b, words, self.spec)
-        get_side = itemgetter(*side_idx)
-        scores = [math.sumprod(get_side(row), side_vals) + bias for row, bias in zip(self.rows, self.bias)]
-        counts = hashed_counts(words, self.spec)
-        if not counts:
-            return scores
-        keys = list(counts)
-        gather = itemgetter(*keys) if len(keys) > 1 else (lambda seq, k=keys[0]: (seq[k],))
-        vals = sublinear_tf(counts)
-        if self.idf is not None:
-            vals = list(map(mul, vals, gather(self.idf)))
-        norm = math.sqrt(math.sumprod(vals, vals))
-        if norm == 0:
-            return scores
-        inv = 1.0 / norm
-        return [s + inv * math.sumprod(gather(row), vals) for s, row in zip(scores, self.rows)]
-
-
 def bench_artifact(art_dir: Path, n: int, rng: random.Random) -> None:
     from router import Decision, RouteRequest, ScoredCandidate, build_router, load_artifact
+    from router.train.row_layout import RowLayoutPredictor
 
     files = [p for p in art_dir.iterdir() if p.is_file()]
     loads, raws = [], []

@@ -1,6 +1,6 @@
 """The per-bucket record layout scores bit for bit like the per-model-row layout it replaced.
 
-``RowLayoutPredictor`` below is the previous serving code (one float32 row per model, one gather
+``RowLayoutPredictor`` (``router/train/row_layout.py``) is the previous serving code (one float32 row per model, one gather
 per model), kept as the reference: the speed-up must not move a single decision. The shipped
 artifacts are part of the repository, so these tests need no external data.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import random
-from operator import itemgetter, mul
 from pathlib import Path
 
 import numpy as np
@@ -16,43 +15,13 @@ import pytest
 
 from router import RouteRequest, build_router, load_artifact
 from router.artifacts import Artifact
-from router.features import (PUNCT, _NOT_PUNCT, _PUNCT_TO_SPACE, estimate_tokens, hashed_counts, side_features,
-                             split_words, sublinear_tf)
+from router.features import (PUNCT, _NOT_PUNCT, _PUNCT_TO_SPACE, estimate_tokens)
 from router.npy import parse_npy
 from router.predictors import LinearPredictor, make_predictor
+from router.train.row_layout import RowLayoutPredictor
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = [REPO / "router" / "artifacts" / name for name in ("default", "llmrouter-cost-aware")]
-
-
-class RowLayoutPredictor:
-    def __init__(self, art: Artifact):
-        self.spec = art.feature_spec
-        self.models = art.model_names
-        WT = art.arrays["WT"]
-        self.rows = [WT.row(j) for j in range(len(art.model_names))]
-        self.bias = [float(b) for b in art.arrays["bias"].tolist()]
-        idf = art.arrays.get("idf")
-        self.idf = idf.flat if idf is not None else None
-
-    def predict(self, text: str) -> list[float]:
-        text, b, words = split_words(text, self.spec)
-        side_idx, side_vals = side_features(text, b, words, self.spec)
-        get_side = itemgetter(*side_idx)
-        scores = [math.sumprod(get_side(row), side_vals) + bias for row, bias in zip(self.rows, self.bias)]
-        counts = hashed_counts(words, self.spec)
-        if not counts:
-            return scores
-        keys = list(counts)
-        gather = itemgetter(*keys) if len(keys) > 1 else (lambda seq, k=keys[0]: (seq[k],))
-        vals = sublinear_tf(counts)
-        if self.idf is not None:
-            vals = list(map(mul, vals, gather(self.idf)))
-        norm = math.sqrt(math.sumprod(vals, vals))
-        if norm == 0:
-            return scores
-        inv = 1.0 / norm
-        return [s + inv * math.sumprod(gather(row), vals) for s, row in zip(scores, self.rows)]
 
 
 def prompts(seed: int = 0, n: int = 150) -> list[str]:
