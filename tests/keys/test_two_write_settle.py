@@ -87,6 +87,29 @@ def _warm_key(store, **limits):
     return p
 
 
+def _killed_while_settling(monkeypatch, used: enforce.Admission, at: str):
+    """Settle ``used`` and die when ``at`` is sent; the instance and its spares are gone. Returns
+    the settlement it was writing (what its ``spend_settle_failed`` line would have held)."""
+    captured = []
+    original = spend.commit
+    monkeypatch.setattr(spend, "commit", lambda store_, s: captured.append(s) or original(store_, s))
+    with FailOn(at, Killed()), pytest.raises(Killed):
+        finish(used)
+    monkeypatch.setattr(spend, "commit", original)
+    spares.forget_all()
+    return captured[0]
+
+
+def _refused_after_reclaiming(monkeypatch, p, request_id: str, wait: float = 0.1) -> None:
+    """Make every record abandoned (``KEY_SLOT_STALE_SECONDS=0``, past expiry), then an admission the
+    budget refuses: its refusal reclaims them first."""
+    monkeypatch.setenv("KEY_SLOT_STALE_SECONDS", "0")
+    settings.reset()
+    time.sleep(wait)
+    with pytest.raises(Exception):
+        enforce.admit(p, request_id=request_id, model="mock", prompt_tokens=10, max_tokens=20, **PRICE)
+
+
 def test_a_spare_admitted_request_settles_in_two_writes_of_one_unit_each(store, table):
     p = _warm_key(store, max_budget=10, rpm_limit=1000)
     used = admit(p, "r2")
@@ -162,21 +185,10 @@ def test_a_replay_after_the_reclaim_adds_nothing_twice(store, monkeypatch):
     p = _warm_key(store, max_budget=0.05)
     monkeypatch.setenv("KEY_SPARE_TTL_SECONDS", "0.05")
     settings.reset()
-    used = admit(p, "r2")
-    captured = []
-    original = spend.commit
-    monkeypatch.setattr(spend, "commit", lambda store_, s: captured.append(s) or original(store_, s))
-    with FailOn("UpdateItem", Killed()), pytest.raises(Killed):
-        finish(used)
-    monkeypatch.setattr(spend, "commit", original)
-    spares.forget_all()
-    monkeypatch.setenv("KEY_SLOT_STALE_SECONDS", "0")
-    settings.reset()
-    time.sleep(0.1)
-    with pytest.raises(Exception):  # refused, but its failure reclaimed (and settled) r2 first
-        enforce.admit(p, request_id="r3", model="mock", prompt_tokens=10, max_tokens=20, **PRICE)
+    original = _killed_while_settling(monkeypatch, admit(p, "r2"), at="UpdateItem")
+    _refused_after_reclaiming(monkeypatch, p, "r3")  # its refusal reclaimed (and settled) r2 first
     assert store.get_usage("key", p.key_hash).spend == Decimal("0.02")
-    assert spend.replay(store, captured[0]) == "already_recorded"  # the original settlement, late
+    assert spend.replay(store, original) == "already_recorded"  # the original settlement, late
     u = store.get_usage("key", p.key_hash)
     assert (u.spend, u.reserved, u.parallel) == (Decimal("0.02"), 0, 0) and u.spend == _logged_spend(store, p.key_hash)
 
@@ -185,22 +197,11 @@ def test_killed_before_the_log_a_late_replay_after_the_reclaim_adds_the_spend_on
     p = _warm_key(store, max_budget=0.05)
     monkeypatch.setenv("KEY_SPARE_TTL_SECONDS", "0.05")
     settings.reset()
-    used = admit(p, "r2")
-    captured = []
-    original = spend.commit
-    monkeypatch.setattr(spend, "commit", lambda store_, s: captured.append(s) or original(store_, s))
-    with FailOn("PutItem", Killed()), pytest.raises(Killed):
-        finish(used)  # nothing written at all
-    monkeypatch.setattr(spend, "commit", original)
-    spares.forget_all()
-    monkeypatch.setenv("KEY_SLOT_STALE_SECONDS", "0")
-    settings.reset()
-    time.sleep(0.1)
-    with pytest.raises(Exception):  # refused; its failure reclaimed r2's spare, finding no log
-        enforce.admit(p, request_id="r3", model="mock", prompt_tokens=10, max_tokens=20, **PRICE)
+    original = _killed_while_settling(monkeypatch, admit(p, "r2"), at="PutItem")  # nothing written at all
+    _refused_after_reclaiming(monkeypatch, p, "r3")  # its refusal reclaimed r2's spare, finding no log
     u = store.get_usage("key", p.key_hash)
     assert (u.spend, u.reserved, u.spares) == (Decimal("0.01"), 0, ())
-    late = replace(captured[0], next_spare=None)  # as replayed from its spend_settle_failed line
+    late = replace(original, next_spare=None)  # as replayed from its spend_settle_failed line
     assert spend.replay(store, late) == "recorded"
     assert spend.replay(store, late) == "already_recorded"
     u = store.get_usage("key", p.key_hash)
@@ -218,11 +219,7 @@ def test_an_admission_s_own_record_makes_its_settle_exact_without_a_transaction(
                        router=None, latency_ms=1.0)
     assert calls == ["PutItem", "UpdateItem"]
     assert store.get_usage("key", p.key_hash).reserved == WORST
-    monkeypatch.setenv("KEY_SLOT_STALE_SECONDS", "0")
-    settings.reset()
-    time.sleep(0.05)
-    with pytest.raises(Exception):  # 0.03 held + 0.05 > 0.05: refused, after reclaiming r1 by its log
-        enforce.admit(p, request_id="r2", model="mock", prompt_tokens=10, max_tokens=20, **PRICE)
+    _refused_after_reclaiming(monkeypatch, p, "r2", wait=0.05)  # 0.03 held + 0.05 > 0.05, after reclaiming r1
     u = store.get_usage("key", p.key_hash)
     assert (u.spend, u.reserved, u.parallel, u.spares) == (Decimal("0.01"), 0, 0, ())
     assert u.spend == _logged_spend(store, p.key_hash)
