@@ -5,22 +5,27 @@ the config and builds the provider router, and ``warm_up`` pays litellm's lazy i
 offline mock call so the first real request does not. Under SnapStart that work is in the
 snapshot, and ``snapstart.register`` refreshes what must not be shared between restored copies.
 ``after_response`` registers an internal extension so spend is written, and litellm's background
-callbacks run, after the response leaves.
+callbacks run, after the response leaves. ``init_gc`` keeps the garbage collector out of all this.
 """
-import asyncio
+from gateway import init_gc
 
-from mangum import Mangum
+init_gc.pause()  # the imports below pull in litellm before gateway.app does
 
-from gateway import after_response, providers, snapstart
-from gateway.app import app
-from gateway.observability import logger, tracer
-from gateway.settings import get_settings
-from gateway.warmup import warm_up
+import asyncio  # noqa: E402
+
+from mangum import Mangum  # noqa: E402
+
+from gateway import after_response, providers, snapstart  # noqa: E402
+from gateway.app import app  # noqa: E402
+from gateway.observability import logger, tracer  # noqa: E402
+from gateway.settings import get_settings  # noqa: E402
+from gateway.warmup import warm_up  # noqa: E402
 
 warm_up()
 snapstart.register()
 after_response.start()  # spend is settled after the response leaves (a no-op off Lambda)
 _asgi = Mangum(app, lifespan="off")
+init_gc.freeze()  # what the warm-up imported is permanent too
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)

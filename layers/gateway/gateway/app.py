@@ -5,20 +5,24 @@ litellm Router build); the Lambda handler and uvicorn both serve ``app``.
 """
 from __future__ import annotations
 
-import contextlib
-from typing import AsyncIterator
+from gateway import init_gc
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+init_gc.pause()  # until the app is built (the imports below and create_app are most of a cold start)
 
-from gateway import errors
-from gateway.anthropic_messages import errors as anthropic_errors
-from gateway.middleware import GatewayMiddleware
-from gateway.learned_routing import routes as learned_routing_routes
-from gateway.routes import health, litellm_health, model_info, openai_api, spend_reports
-from gateway.runtime import get_runtime
+import contextlib  # noqa: E402
+from typing import AsyncIterator  # noqa: E402
+
+from fastapi import APIRouter, FastAPI, Request  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
+from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
+
+from gateway import errors  # noqa: E402
+from gateway.anthropic_messages import errors as anthropic_errors  # noqa: E402
+from gateway.middleware import GatewayMiddleware  # noqa: E402
+from gateway.learned_routing import routes as learned_routing_routes  # noqa: E402
+from gateway.routes import health, litellm_health, model_info, openai_api, spend_reports  # noqa: E402
+from gateway.runtime import get_runtime  # noqa: E402
 
 
 def error_response(request: Request, err: errors.GatewayError) -> JSONResponse:
@@ -91,17 +95,23 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     area_openai, area_admin = _area_routers()
-    for router in (health.router, learned_routing_routes.router, *area_admin,
-                   model_info.router, spend_reports.router, litellm_health.router):
-        app.include_router(router)
     # The OpenAI-compatible API under /v1 and, as LiteLLM serves it, without. The copy without /v1 is
     # left out of the OpenAPI schema: each operation is documented once, under one operation id.
+    # It comes first: FastAPI builds each route's state on the first request that walks past it
+    # (fastapi/routing.py, ``effective_candidates``), so a cold start's first model call builds
+    # only these routes, not the admin area's.
     for router in (openai_api.router, *area_openai):
         app.include_router(router, prefix="/v1")
         app.include_router(router, include_in_schema=False)
+    for router in (health.router, learned_routing_routes.router, *area_admin,
+                   model_info.router, spend_reports.router, litellm_health.router):
+        app.include_router(router)
     app.add_middleware(GatewayMiddleware)
     get_runtime()  # cold start: load config and build the provider router now, not on the first request
     return app
 
 
-app = create_app()
+try:
+    app = create_app()
+finally:
+    init_gc.freeze()
