@@ -1,7 +1,7 @@
 """Runs inside a fresh process: import the Lambda handler, answer requests, print timings as JSON.
 
 Used by gateway_bench.py: ``cold`` (time from process start to the first response, with the
-import/config/warm-up breakdown), ``warm`` (per-invocation latency of the Mangum handler,
+import/config/warm-up breakdown; with the Extensions API stand-in, as on Lambda), ``warm`` (per-invocation latency of the Mangum handler,
 in-process, no network between client and handler), ``warm-ext`` (the same with a stand-in for
 Lambda's Extensions API, so spend is settled after the response as on Lambda; reports both the
 latency the caller sees and the invocation's duration), ``gateway-alone`` (``warm-ext`` with the
@@ -54,7 +54,7 @@ def _spend_log_cleaner(key: str):
 def main() -> None:
     mode, key, n = sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0
     extensions_api = None
-    if mode in ("warm-ext", "gateway-alone", "meter-ext"):
+    if mode in ("cold", "warm-ext", "gateway-alone", "meter-ext"):
         # Play Lambda's Extensions API so app.py registers its post-response extension, as on Lambda.
         import os
 
@@ -81,22 +81,24 @@ def main() -> None:
         return app.handler(event, ev.FakeContext())
 
     calls = 0
+    answered = 0.0  # wall clock when the last response was ready
 
     def invocation() -> tuple[dict, float, float]:
         """(result, ms until the handler returned, ms until the invocation ended)."""
-        nonlocal calls
+        nonlocal calls, answered
         if extensions_api is not None:
             extensions_api.invoke()
         started = time.perf_counter()
         result = invoke()
         returned = time.perf_counter()
+        answered = time.time()
         if extensions_api is not None:  # Lambda ends the invocation when the extension asks for more
             calls += 1
             extensions_api.wait_next(calls + 1)
         return result, (returned - started) * 1000, (time.perf_counter() - started) * 1000
 
     first = invocation()[0]
-    done = time.time()
+    done = answered  # as on Lambda, the caller has the response before the extension's settle
     if mode == "cold":
         print(json.dumps({"status": first["statusCode"], "process_start": PROCESS_START, "import_s": imported - before_import,
                           "first_request_s": done - imported, "end": done}))

@@ -96,6 +96,10 @@ def readme_summary(results: dict[str, Any]) -> str:
         proxy_cold = cold.get("litellm_proxy")
         rows.append(["cold start: process start to first response", f"{cold['gateway']:.1f} s",
                      (f"LiteLLM proxy {proxy_cold:.1f} s; " if proxy_cold else "") + f"`import litellm` {cold['import_litellm']:.1f} s"])
+        rows.append(["cold start: the gateway's own init (cold start minus `import litellm`)",
+                     f"{cold['gateway'] - cold['import_litellm']:.2f} s",
+                     (f"litellm's own first call (import + one `acompletion`) {cold['litellm_first_call']:.1f} s"
+                      if cold.get("litellm_first_call") else "-")])
     for scenario in ("provider 0.5 s", "provider 3 s", "20 s stream"):
         buffered = _cost(results, scenario, "buffered function (Mangum + extension), HTTP API")
         streaming = _cost(results, scenario, "streaming function")
