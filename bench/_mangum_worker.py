@@ -6,7 +6,7 @@ in-process, no network between client and handler), ``warm-ext`` (the same with 
 Lambda's Extensions API, so spend is settled after the response as on Lambda; reports both the
 latency the caller sees and the invocation's duration), ``gateway-alone`` (``warm-ext`` with the
 Router's call answering a prepared response: the gateway's own share), ``litellm`` (the litellm
-Router call alone, a baseline), and ``meter-ext`` / ``meter-inline`` (untimed: the DynamoDB units and
+Router call alone, a baseline; ``litellm-stream``: its time to the first chunk), and ``meter-ext`` / ``meter-inline`` (untimed: the DynamoDB units and
 S3 requests of each invocation, with and without the extension, and the S3 requests of one
 hot-reload check; ``BENCH_STREAM=1`` sends ``stream: true``).
 """
@@ -107,6 +107,9 @@ def main() -> None:
     if mode == "litellm":
         print(json.dumps({"latencies_ms": _litellm_alone(n)}))
         return
+    if mode == "litellm-stream":
+        print(json.dumps({"latencies_ms": _litellm_alone(n, stream=True)}))
+        return
     if mode.startswith("meter"):
         print(json.dumps(_meter(invocation, clean, n)))
         return
@@ -175,8 +178,9 @@ def _answer_without_provider() -> None:
     get_runtime().engine().provider_router.acompletion = prepared
 
 
-def _litellm_alone(n: int) -> list[float]:
-    """Baseline: the same call through the gateway's litellm Router directly, no gateway around it."""
+def _litellm_alone(n: int, stream: bool = False) -> list[float]:
+    """Baseline: the same call through the gateway's litellm Router directly, no gateway around it;
+    with ``stream``, the time to litellm's first chunk (the stream is then read to its end)."""
     import asyncio
 
     from gateway.runtime import get_runtime
@@ -188,8 +192,14 @@ def _litellm_alone(n: int) -> list[float]:
         out = []
         for _ in range(count):
             started = time.perf_counter()
-            await router.acompletion(model="fake", messages=messages, max_tokens=16)
-            out.append((time.perf_counter() - started) * 1000)
+            response = await router.acompletion(model="fake", messages=messages, max_tokens=16, stream=stream)
+            if stream:
+                first = None
+                async for _chunk in response:
+                    first = first or time.perf_counter()
+                out.append(((first or time.perf_counter()) - started) * 1000)
+            else:
+                out.append((time.perf_counter() - started) * 1000)
         return out
 
     loop = asyncio.get_event_loop()

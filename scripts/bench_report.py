@@ -86,7 +86,8 @@ def readme_summary(results: dict[str, Any]) -> str:
     ttfb = results.get("gateway", {}).get("ttfb_ms")
     if ttfb:
         rows.append(["stream time to first byte, uvicorn, p50", f"{ttfb['gateway_uvicorn']['p50']:.1f} ms",
-                     f"upstream's own first chunk {ttfb['direct']['p50']:.1f} ms"])
+                     f"upstream's own first chunk {ttfb['direct']['p50']:.1f} ms"
+                     + (f"; litellm Router's first chunk {ttfb['litellm_router']['p50']:.1f} ms" if "litellm_router" in ttfb else "")])
     for r in results.get("protocols", {}).get("added", []):
         if r["key"] == "master" and r["path"] in ("gateway: Anthropic Messages", "gateway: Responses, store: false"):
             rows.append([f"added latency, c=1, master key, uvicorn: {r['path'].removeprefix('gateway: ')}, p50 / p99",
