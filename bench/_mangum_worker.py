@@ -1,14 +1,15 @@
 """Runs inside a fresh process: import the Lambda handler, answer requests, print timings as JSON.
 
 Used by gateway_bench.py: ``cold`` (time from process start to the first response, with the
-import/config/warm-up breakdown; with the Extensions API stand-in, as on Lambda), ``warm`` (per-invocation latency of the Mangum handler,
-in-process, no network between client and handler), ``warm-ext`` (the same with a stand-in for
-Lambda's Extensions API, so spend is settled after the response as on Lambda; reports both the
-latency the caller sees and the invocation's duration), ``gateway-alone`` (``warm-ext`` with the
-Router's call answering a prepared response: the gateway's own share), ``litellm`` (the litellm
-Router call alone, a baseline; ``litellm-stream``: its time to the first chunk), and ``meter-ext`` / ``meter-inline`` (untimed: the DynamoDB units and
-S3 requests of each invocation, with and without the extension, and the S3 requests of one
-hot-reload check; ``BENCH_STREAM=1`` sends ``stream: true``).
+import/config/warm-up breakdown; with the Extensions API stand-in, as on Lambda), ``warm``
+(per-invocation latency of the Mangum handler, in-process, no network between client and handler),
+``warm-ext`` (the same with a stand-in for Lambda's Extensions API, so spend is settled after the
+response as on Lambda; reports both the latency the caller sees and the invocation's duration),
+``gateway-alone`` (``warm-ext`` with the Router's call answering a prepared response: the gateway's
+own share), ``litellm`` (the litellm Router call alone, a baseline; ``litellm-stream``: its time to
+the first chunk), and ``meter-ext`` / ``meter-inline`` (untimed: the DynamoDB units and S3 requests
+of each invocation, with and without the extension, and the S3 requests of one hot-reload check;
+``BENCH_STREAM=1`` sends ``stream: true``).
 """
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """Lambda entry point for API Gateway (HTTP API v2, REST v1) and Function URL events.
 
 Everything expensive happens at import, once per execution environment: ``gateway.app`` loads
-the config and builds the provider router, and ``warm_up`` pays litellm's lazy imports with an
-offline mock call so the first real request does not. Under SnapStart that work is in the
-snapshot, and ``snapstart.register`` refreshes what must not be shared between restored copies.
-``after_response`` registers an internal extension so spend is written, and litellm's background
-callbacks run, after the response leaves. ``init_gc`` keeps the garbage collector out of all this.
+the config and builds the provider router, and ``warm_up`` pays litellm's lazy first-call imports
+with an offline call to a refused loopback port so the first real request does not. Under
+SnapStart that work is in the snapshot, and ``snapstart.register`` refreshes what must not be
+shared between restored copies. ``after_response`` registers an internal extension so spend is
+written, and litellm's background callbacks run, after the response leaves. ``init_gc`` keeps the
+garbage collector out of all this.
 """
 from gateway import init_gc
 
