@@ -719,7 +719,7 @@ class DynamoDBKeyStore(KeyStore):
         """The record is gone: settled already (by an earlier try, or by a reclaim that found
         the log). A fresh settlement cannot have been reclaimed without its log (``_two_writes``)."""
         if new_log:
-            logger.error("spend of %s not added: its spare was reclaimed while it was fresh (clock skew?)",
+            logger.error("spend of %s not added: its sp_ record (its own or its spare's) was reclaimed while it was fresh (clock skew?)",
                          s.log.request_id)
         raise AlreadySettled(s.log.request_id)
 
